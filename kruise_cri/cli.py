@@ -1,0 +1,269 @@
+"""The `kruise-cri` command: run the collection's playbooks with progress, and the built-in lab.
+
+Exit codes of `kruise-cri assess`:
+  0  every node is compatible with the target OpenKruise version
+  2  at least one node is not compatible (the report says which and why)
+  1  an error: bad input, the playbook failed, or a node could not be assessed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_COMPATIBLE = 0
+EXIT_ERROR = 1
+EXIT_INCOMPATIBLE = 2
+
+VERSION_PATTERN = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
+COLLECTION_ROOT = Path(__file__).resolve().parent.parent
+
+
+class UsageError(Exception):
+    """Bad input: the message names the input and the fix."""
+
+
+def collections_path() -> Path:
+    """Folder holding ansible_collections/kruise_cri/remediation for this checkout or install."""
+    linked = COLLECTION_ROOT / ".collections"
+    if (linked / "ansible_collections" / "kruise_cri" / "remediation" / "galaxy.yml").exists():
+        return linked
+    raise UsageError(
+        f"cannot find the kruise_cri.remediation collection beside {COLLECTION_ROOT}; "
+        "run kruise-cri from the repository's .venv (see README)"
+    )
+
+
+def ansible_environment() -> dict[str, str]:
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
+        "ANSIBLE_CONFIG": str(COLLECTION_ROOT / "ansible.cfg"),
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    }
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        env["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
+    return env
+
+
+class Progress:
+    """One line per node as it finishes, with a running count."""
+
+    def __init__(self, stream: TextIO, total: int | None) -> None:
+        self.stream = stream
+        self.total = total
+        self.done = 0
+
+    def __call__(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        task = data.get("task", "")
+        host = data.get("host", "")
+        if kind == "playbook_on_task_start" and task:
+            self.stream.write(f"- {task}\n")
+        elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable") and (
+            data.get("task_action", "").endswith("cri_facts")
+        ):
+            self.done += 1
+            count = f"[{self.done}/{self.total}]" if self.total else f"[{self.done}]"
+            self.stream.write(f"  {count} {host}: {describe_node_event(kind, data)}\n")
+        self.stream.flush()
+        return True
+
+
+def describe_node_event(kind: str, data: dict[str, Any]) -> str:
+    result = data.get("res", {}) or {}
+    if kind == "runner_on_unreachable":
+        return "UNREACHABLE " + str(result.get("msg", "")).strip()[:200]
+    if kind == "runner_on_failed":
+        return "FAILED " + str(result.get("msg", "")).strip()[:200]
+    facts = (result.get("ansible_facts") or {}).get("kruise_cri") or {}
+    runtimes = ", ".join(
+        f"{endpoint.get('runtime_name')} {endpoint.get('runtime_version')}"
+        for endpoint in facts.get("endpoints", [])
+        if endpoint.get("runtime_name")
+    )
+    return runtimes or "no CRI runtime answered"
+
+
+def run_playbook(
+    playbook: str,
+    inventory: str,
+    extravars: dict[str, Any],
+    *,
+    total_nodes: int | None,
+    stream: TextIO,
+    verbosity: int = 0,
+) -> tuple[str, int]:
+    import ansible_runner
+
+    with tempfile.TemporaryDirectory(prefix="kruise-cri-run-") as private_dir:
+        runner = ansible_runner.run(
+            private_data_dir=private_dir,
+            playbook=playbook,
+            inventory=inventory,
+            extravars=extravars,
+            envvars=ansible_environment(),
+            event_handler=Progress(stream, total_nodes),
+            quiet=True,
+            verbosity=verbosity,
+        )
+        if runner.rc != 0:
+            for event in runner.events:
+                if event.get("event") in ("runner_on_failed", "error") or (
+                    event.get("event") == "verbose" and "ERROR" in event.get("stdout", "")
+                ):
+                    text = event.get("stdout", "").strip()
+                    if text:
+                        stream.write(text + "\n")
+        return runner.status, runner.rc
+
+
+def parse_version(value: str) -> str:
+    if not VERSION_PATTERN.match(value):
+        raise UsageError(
+            f"--kruise-version {value!r} is not a version; give X.Y or X.Y.Z, e.g. 1.6.0"
+        )
+    return value.lstrip("v")
+
+
+def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
+    kruise_version = parse_version(args.kruise_version)
+    report_dir = Path(args.report_dir).resolve()
+    lab = None
+    inventory = args.inventory
+    if args.lab:
+        if inventory:
+            raise UsageError("give either -i INVENTORY or --lab, not both")
+        from kruise_cri.lab.fleet import LabFleet
+
+        lab = LabFleet.ensure_up(Path(args.lab_dir), stream=stream)
+        inventory = str(lab.inventory_path)
+    if not inventory:
+        raise UsageError("give an inventory with -i INVENTORY, or --lab for the built-in lab")
+    if not os.path.exists(inventory) and "," not in inventory:
+        raise UsageError(
+            f"inventory {inventory} does not exist; give a file, a directory or host1,host2,"
+        )
+    extravars: dict[str, Any] = {
+        "kruise_cri_target_version": kruise_version,
+        "kruise_cri_report_dir": str(report_dir),
+    }
+    if args.group:
+        extravars["kruise_cri_nodes_group"] = args.group
+    if args.probe_timeout is not None:
+        extravars["kruise_cri_probe_timeout"] = args.probe_timeout
+    stream.write(f"Assessing nodes for OpenKruise {kruise_version} (inventory {inventory})\n")
+    try:
+        status, rc = run_playbook(
+            "kruise_cri.remediation.assess",
+            inventory,
+            extravars,
+            total_nodes=lab.node_count if lab else None,
+            stream=stream,
+            verbosity=args.verbose,
+        )
+    finally:
+        if lab is not None and lab.started_here and not args.keep_lab:
+            lab.down(stream=stream)
+    report_json = report_dir / "report.json"
+    if rc != 0 or not report_json.exists():
+        stream.write(f"The assessment failed ({status}, exit code {rc}).\n")
+        return EXIT_ERROR
+    report = json.loads(report_json.read_text())
+    summary = report["summary"]
+    stream.write(
+        f"\n{summary['nodes']} nodes: {summary['compatible']} compatible, "
+        f"{summary['incompatible']} not compatible, {summary['unknown']} not assessed "
+        f"(OpenKruise {report['target']['kruise_version']})\n"
+        f"Report: {report_dir / 'report.html'}\n        {report_dir / 'report.md'}\n"
+        f"        {report_json}\n"
+    )
+    if summary["incompatible"]:
+        return EXIT_INCOMPATIBLE
+    if summary["unknown"]:
+        return EXIT_ERROR
+    return EXIT_COMPATIBLE
+
+
+def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
+    from kruise_cri.lab.fleet import LabFleet
+
+    lab_dir = Path(args.lab_dir)
+    if args.lab_command == "up":
+        lab = LabFleet.ensure_up(lab_dir, stream=stream)
+        stream.write(
+            f"Lab is up: {lab.node_count} nodes.\nInventory: {lab.inventory_path}\n"
+            f"Assess it: kruise-cri assess -i {lab.inventory_path}\n"
+            "Stop it:   kruise-cri lab down\n"
+        )
+        return 0
+    if args.lab_command == "down":
+        LabFleet.stop_dir(lab_dir, stream=stream)
+        return 0
+    status = LabFleet.status(lab_dir)
+    stream.write(json.dumps(status, indent=2) + "\n")
+    return 0 if status.get("up") else 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kruise-cri",
+        description="Find out why kruise-daemon breaks on your nodes and which way out fits.",
+        epilog=__doc__.split("\n", 2)[2] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    default_lab_dir = os.environ.get("KRUISE_CRI_LAB_DIR", "/tmp/kruise-cri-lab")
+
+    assess = commands.add_parser("assess", help="assess every node and write the report")
+    assess.add_argument("-i", "--inventory", help="Ansible inventory (nodes in group kube_nodes)")
+    assess.add_argument(
+        "--lab", action="store_true", help="assess the built-in lab (started if needed)"
+    )
+    assess.add_argument(
+        "--keep-lab", action="store_true", help="leave a lab started by --lab running"
+    )
+    assess.add_argument(
+        "--lab-dir", default=default_lab_dir, help="where the lab lives (%(default)s)"
+    )
+    assess.add_argument(
+        "--kruise-version", default="1.6.0", help="target OpenKruise version (%(default)s)"
+    )
+    assess.add_argument(
+        "--report-dir", default="kruise-cri-report", help="report folder (%(default)s)"
+    )
+    assess.add_argument("--group", help="inventory group of the nodes (default kube_nodes)")
+    assess.add_argument("--probe-timeout", type=float, help="seconds per socket probe (default 2)")
+    assess.add_argument("-v", "--verbose", action="count", default=0)
+
+    lab = commands.add_parser(
+        "lab", help="the built-in lab: nodes with real runtimes on this machine"
+    )
+    lab.add_argument("lab_command", choices=["up", "down", "status"])
+    lab.add_argument("--lab-dir", default=default_lab_dir, help="where the lab lives (%(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int:
+    stream = stream or sys.stdout
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "assess":
+            return command_assess(args, stream)
+        return command_lab(args, stream)
+    except UsageError as error:
+        sys.stderr.write(f"kruise-cri: {error}\n")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

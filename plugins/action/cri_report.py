@@ -1,0 +1,223 @@
+"""cri_report: write the fleet assessment report on the controller (no module runs on a node)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import html
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_report import (
+    build_report,
+    render_html,
+    render_json,
+    render_markdown,
+    set_stats_summary,
+    summary_table,
+)
+
+FILE_NAMES = {"json": "report.json", "markdown": "report.md", "html": "report.html"}
+RENDERERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "json": render_json,
+    "markdown": render_markdown,
+    "html": render_html,
+}
+DIR_MODE = 0o750
+FILE_MODE = 0o640
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "facts": {"type": "dict", "required": True},
+    "report_dir": {"type": "path", "required": True},
+    "kruise_version": {"type": "str", "default": "1.6.0"},
+    "unreachable": {"type": "dict", "default": {}},
+    "failed": {"type": "dict", "default": {}},
+    "formats": {
+        "type": "list",
+        "elements": "str",
+        "choices": list(FILE_NAMES),
+        "default": list(FILE_NAMES),
+    },
+}
+
+_MD_GENERATED = re.compile(r"· Generated: (.*)$", re.MULTILINE)
+_HTML_GENERATED = re.compile(r'<meta name="generated-at" content="([^"]*)">')
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict:
+        result = super().run(tmp, task_vars)
+        del tmp
+        try:
+            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            result.update(self._write_report(args))
+        except AnsibleActionFail as exc:
+            result.update(failed=True, msg=exc.message)
+        return result
+
+    def _write_report(self, args: dict[str, Any]) -> dict[str, Any]:
+        hosts = _host_facts(args["facts"])
+        unreachable = _host_messages("unreachable", args["unreachable"])
+        failed = _host_messages("failed", args["failed"])
+        formats = list(dict.fromkeys(args["formats"]))
+        if not formats:
+            raise AnsibleActionFail("formats: name at least one of json, markdown, html")
+        report_dir = os.path.abspath(os.path.expanduser(args["report_dir"]))
+        if os.path.exists(report_dir) and not os.path.isdir(report_dir):
+            raise AnsibleActionFail(f"report_dir: {report_dir} exists and is not a directory")
+
+        def report_at(generated_at: str) -> dict[str, Any]:
+            try:
+                return build_report(
+                    hosts,
+                    kruise_version=args["kruise_version"],
+                    generated_at=generated_at,
+                    unreachable=unreachable,
+                    failed=failed,
+                )
+            except ValueError as exc:
+                raise AnsibleActionFail(str(exc)) from exc
+
+        paths = {fmt: os.path.join(report_dir, FILE_NAMES[fmt]) for fmt in formats}
+        on_disk = {fmt: _read_text(path) for fmt, path in paths.items()}
+
+        # The timestamp alone never makes a change: if the report written earlier matches this
+        # one except for generated_at, keep the earlier files and their timestamp.
+        report = report_at(_now())
+        previous = _previous_generated_at(on_disk)
+        if previous is not None:
+            earlier = {**report, "generated_at": previous}
+            if all(on_disk[fmt] == RENDERERS[fmt](earlier) for fmt in formats):
+                report = earlier
+        rendered = {fmt: RENDERERS[fmt](report) for fmt in formats}
+        to_write = [fmt for fmt in formats if on_disk[fmt] != rendered[fmt]]
+        create_dir = not os.path.isdir(report_dir)
+        changed = bool(to_write) or create_dir
+
+        if changed and not self._task.check_mode:
+            try:
+                if create_dir:
+                    os.makedirs(report_dir, mode=DIR_MODE, exist_ok=True)
+                    os.chmod(report_dir, DIR_MODE)
+                for fmt in to_write:
+                    _write_atomically(paths[fmt], rendered[fmt])
+            except OSError as exc:
+                raise AnsibleActionFail(
+                    f"report_dir: cannot write {exc.filename}: {exc.strerror}"
+                ) from exc
+
+        result: dict[str, Any] = {
+            "changed": changed,
+            "report": report,
+            "paths": paths,
+            "summary_table": summary_table(report),
+            "stats": {**set_stats_summary(report), "paths": paths},
+        }
+        if self._task.diff and changed:
+            shown = "markdown" if "markdown" in formats else formats[0]
+            result["diff"] = {
+                "before": on_disk[shown] or "",
+                "after": rendered[shown],
+                "before_header": paths[shown] if on_disk[shown] is not None else "(absent)",
+                "after_header": paths[shown],
+            }
+        return result
+
+
+def _host_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    hosts: dict[str, Any] = {}
+    for host, value in facts.items():
+        if not isinstance(host, str):
+            raise AnsibleActionFail(f"facts: host names must be strings, got {host!r}")
+        # A host's whole ansible_facts is accepted too: kruise_cri facts always carry "schema".
+        if isinstance(value, Mapping) and "schema" not in value:
+            value = value.get("kruise_cri")
+        if value is not None and not isinstance(value, Mapping):
+            raise AnsibleActionFail(
+                f"facts: the value for host {host!r} must be its kruise_cri facts (a dict) or "
+                f"null, got {_kind(value)}"
+            )
+        hosts[host] = value
+    return hosts
+
+
+def _kind(value: object) -> str:
+    """Plain type name (Ansible may hand over tagged subclasses of str, list, dict)."""
+    for kind, name in ((str, "a string"), (list, "a list"), (bool, "a boolean")):
+        if isinstance(value, kind):
+            return name
+    if isinstance(value, int | float):
+        return "a number"
+    return type(value).__name__
+
+
+def _host_messages(option: str, value: Mapping[str, Any]) -> dict[str, str]:
+    messages: dict[str, str] = {}
+    for host, message in value.items():
+        if not isinstance(host, str):
+            raise AnsibleActionFail(f"{option}: host names must be strings, got {host!r}")
+        if isinstance(message, Mapping):
+            message = message.get("msg") or json.dumps(dict(message), default=str)
+        messages[host] = str(message)
+    return messages
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        return ""  # never equal to a rendered report: it gets rewritten
+    except OSError as exc:
+        raise AnsibleActionFail(f"report_dir: cannot read {path}: {exc.strerror}") from exc
+
+
+def _previous_generated_at(on_disk: Mapping[str, str | None]) -> str | None:
+    if on_disk.get("json"):
+        with contextlib.suppress(ValueError):
+            document = json.loads(on_disk["json"] or "")
+            value = document.get("generated_at") if isinstance(document, dict) else None
+            if isinstance(value, str):
+                return value
+    if on_disk.get("html"):
+        match = _HTML_GENERATED.search(on_disk["html"] or "")
+        if match:
+            return html.unescape(match.group(1))
+    if on_disk.get("markdown"):
+        match = _MD_GENERATED.search(on_disk["markdown"] or "")
+        if match:
+            return re.sub(r"\\(.)", r"\1", match.group(1).replace("&amp;", "&"))
+    return None
+
+
+def _write_atomically(path: str, text: str) -> None:
+    directory, name = os.path.split(path)
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_path, FILE_MODE)
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_path)
+        raise

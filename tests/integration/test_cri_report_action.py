@@ -1,0 +1,179 @@
+"""cri_report action plugin, run for real by ansible-playbook on the controller (localhost)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "unit"))
+from test_assessment_report import mixed_fleet  # noqa: E402
+
+ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+
+
+def run_play(tmp_path: Path, task_args: dict[str, Any], *flags: str) -> dict[str, Any]:
+    """Runs one cri_report task and returns its registered result."""
+    out = tmp_path / f"result-{len(list(tmp_path.glob('result-*')))}.json"
+    play = [
+        {
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [
+                {
+                    "name": "report",
+                    "kruise_cri.remediation.cri_report": task_args,
+                    "register": "result",
+                    "ignore_errors": True,
+                },
+                {
+                    "name": "save",
+                    "ansible.builtin.copy": {
+                        "content": "{{ result | to_json }}",
+                        "dest": str(out),
+                    },
+                    "check_mode": False,
+                    "diff": False,
+                },
+            ],
+        }
+    ]
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump(play))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"),
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+    }
+    proc = subprocess.run(
+        [
+            str(ANSIBLE_PLAYBOOK),
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            str(playbook),
+            *flags,
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    result["_stdout"] = proc.stdout
+    return result
+
+
+@pytest.fixture
+def fleet_args(tmp_path: Path) -> dict[str, Any]:
+    hosts, unreachable = mixed_fleet()
+    return {
+        "facts": hosts,
+        "unreachable": unreachable,
+        "report_dir": str(tmp_path / "reports" / "fleet"),
+    }
+
+
+def snapshot(directory: Path) -> dict[str, tuple[str, int, int]]:
+    return {
+        p.name: (p.read_text(), stat.S_IMODE(p.stat().st_mode), p.stat().st_mtime_ns)
+        for p in sorted(directory.iterdir())
+    }
+
+
+def test_writes_then_idempotent(tmp_path: Path, fleet_args: dict[str, Any]) -> None:
+    report_dir = Path(fleet_args["report_dir"])
+    first = run_play(tmp_path, fleet_args)
+    assert first["changed"] is True, first
+    assert stat.S_IMODE(report_dir.stat().st_mode) == 0o750
+    files = snapshot(report_dir)
+    assert sorted(files) == ["report.html", "report.json", "report.md"]  # no temp files left
+    assert {mode for _text, mode, _mtime in files.values()} == {0o640}
+    on_disk = json.loads(files["report.json"][0])
+    assert on_disk == first["report"]
+    assert first["stats"]["incompatible_hosts"] == [
+        "node-ctd14",
+        "node-docker-cri-ctd",
+        "node-dockershim",
+    ]
+    assert first["paths"]["html"] == str(report_dir / "report.html")
+    assert first["summary_table"].splitlines()[0].startswith("HOST")
+
+    second = run_play(tmp_path, fleet_args)
+    assert second["changed"] is False
+    assert second["report"]["generated_at"] == on_disk["generated_at"]
+    assert snapshot(report_dir) == files  # not even rewritten
+
+
+def test_check_mode_and_diff(tmp_path: Path, fleet_args: dict[str, Any]) -> None:
+    report_dir = Path(fleet_args["report_dir"])
+    dry = run_play(tmp_path, fleet_args, "--check")
+    assert dry["changed"] is True
+    assert not report_dir.exists()
+
+    run_play(tmp_path, fleet_args)
+    before = snapshot(report_dir)
+    fleet_args["facts"]["node-ctd14"]["kruise_daemon"]["1.6"]["compatible"] = True
+    dry = run_play(tmp_path, fleet_args, "--check", "--diff")
+    assert dry["changed"] is True
+    assert snapshot(report_dir) == before
+    assert dry["diff"]["before_header"] == str(report_dir / "report.md")
+    assert "### Incompatible (3)" in dry["diff"]["before"]
+    assert "### Incompatible (2)" in dry["diff"]["after"]
+    assert "-### Incompatible (3)" in dry["_stdout"]
+
+    real = run_play(tmp_path, fleet_args)
+    assert real["changed"] is True
+    assert json.loads((report_dir / "report.json").read_text())["summary"]["incompatible"] == 2
+
+
+def test_formats_subset(tmp_path: Path, fleet_args: dict[str, Any]) -> None:
+    result = run_play(tmp_path, {**fleet_args, "formats": ["markdown"]})
+    assert result["changed"] is True
+    assert sorted(os.listdir(fleet_args["report_dir"])) == ["report.md"]
+    again = run_play(tmp_path, {**fleet_args, "formats": ["markdown"]})
+    assert again["changed"] is False
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"formats": ["json", "pdf"]}, "formats"),
+        ({"kruise_version": "latest"}, "kruise_version 'latest' is not a version"),
+        ({"facts": {"node-a": ["not", "facts"]}}, "facts: the value for host 'node-a'"),
+        ({"report_dir": None}, "report_dir"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
+def test_bad_options_fail_naming_the_option(
+    tmp_path: Path, fleet_args: dict[str, Any], override: dict[str, Any], message: str
+) -> None:
+    args = {**fleet_args, **override}
+    args = {k: v for k, v in args.items() if v is not None}
+    result = run_play(tmp_path, args)
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert not Path(fleet_args["report_dir"]).exists()
+
+
+def test_report_dir_that_is_a_file(tmp_path: Path, fleet_args: dict[str, Any]) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    result = run_play(tmp_path, {**fleet_args, "report_dir": str(blocker)})
+    assert result["failed"] is True
+    assert result["msg"] == f"report_dir: {blocker} exists and is not a directory"
