@@ -292,6 +292,9 @@ def build_docker(
     docker = evidence.get("docker")
     if not isinstance(docker, dict):
         if isinstance(content, str):
+            # Still worth reading: a migration carries these settings, and a malformed file
+            # would keep Docker from starting again on the way back.
+            findings.extend(parse_daemon_json(content, path=DAEMON_JSON_PATH)[1])
             findings.append(
                 _finding(
                     "info",

@@ -331,7 +331,10 @@ class UnixChannel:
     # Connection life cycle ------------------------------------------------------------------
 
     def connect(self):
-        """Connect and queue the HTTP/2 preface; raises GrpcError. Calls connect on demand."""
+        """Connect and queue the HTTP/2 preface (sent with the first call); raises GrpcError.
+
+        The context manager calls this; unary() also connects on demand.
+        """
         if self._failure is not None:
             raise GrpcError(*self._failure)
         if self._sock is not None:
@@ -399,14 +402,14 @@ class UnixChannel:
     def close(self):
         """Say GOAWAY if the connection is healthy, then close it. Safe to call twice."""
         sock = self._sock
-        if sock is None:
-            return
-        if self._failure is None:
+        if sock is not None and self._failure is None:
             self._out += _frame(_GOAWAY, 0, 0, struct.pack(">II", 0, _H2_NO_ERROR))
             self._send_without_waiting()
+        if self._failure is None:
             self._failure = (UNAVAILABLE, "channel closed")
-        self._sock = None
-        sock.close()
+        if sock is not None:
+            self._sock = None
+            sock.close()
 
     def _send_without_waiting(self):
         try:
@@ -611,11 +614,16 @@ class UnixChannel:
             raise self._fail(UNAVAILABLE, "no stream ids left on this connection")
         self._next_stream_id += 2
         call = _Call(stream_id, deadline, deadline - started, self._peer_initial_window)
+        request = bytes(request)
         self._call = call
         try:
-            self._send_request(call, method_path, bytes(request))
+            self._send_request(call, method_path, request)
             while not call.done:
                 self._process_frame(*self._read_frame(call))
+        except (IndexError, ValueError, struct.error) as error:
+            # Every malformed input should already be caught by name; this is the safety net
+            # that keeps a peer we did not foresee from ending the probe with a traceback.
+            raise self._fail(INTERNAL, "malformed HTTP/2 data: %s" % error) from None
         finally:
             self._call = None
         if self._out and self._sock is not None:
@@ -684,7 +692,9 @@ class UnixChannel:
         try:
             code = int(grpc_status)
         except ValueError:
-            raise GrpcError(INTERNAL, "malformed grpc-status %r" % grpc_status) from None
+            raise GrpcError(
+                INTERNAL, "malformed grpc-status %r" % grpc_status.decode("ascii", "replace")
+            ) from None
         if code != OK:
             raise GrpcError(code, percent_decode(_first(trailers, b"grpc-message") or b""))
         if call.message_length is None:

@@ -47,6 +47,8 @@ K3S_CONTAINERD_ENDPOINT = "unix:///run/k3s/containerd/containerd.sock"
 K3S_CRI_DOCKERD_ENDPOINT = "unix:///run/k3s/cri-dockerd/cri-dockerd.sock"
 
 PROCESS_SOURCE = "process"
+INFERRED_SOURCE = "inferred"
+DOCKERSHIM_PATHS = ("/var/run/dockershim.sock", "/run/dockershim.sock")
 DEFAULT_SOURCE = "default"
 
 # Generations of the kubelet <-> runtime wiring.
@@ -544,6 +546,10 @@ def _k3s_endpoint(argv: list[str]) -> str:
     return K3S_CRI_DOCKERD_ENDPOINT if docker else K3S_CONTAINERD_ENDPOINT
 
 
+def _dockershim_answers(socket_runtime_names: dict[str, str] | None) -> bool:
+    return any(path in (socket_runtime_names or {}) for path in DOCKERSHIM_PATHS)
+
+
 def parse_kubelet(
     files: dict[str, Any] | None,
     kubelet_processes: list[list[str]] | None,
@@ -696,6 +702,24 @@ def parse_kubelet(
             runtime_endpoint=CONTAINERD_DEFAULT_ENDPOINT,
             source=DEFAULT_SOURCE,
             generation=GEN_DEFAULT,
+        )
+    elif known and _dockershim_answers(socket_runtime_names):
+        # Only the kubelet's built-in dockershim creates this socket, so a kubelet configured
+        # without an endpoint that has one answering runs Docker through dockershim.
+        facts.update(
+            runtime_endpoint=DOCKERSHIM_ENDPOINT,
+            source=INFERRED_SOURCE,
+            generation=GEN_DOCKERSHIM,
+            runtime="docker",
+        )
+        findings.append(
+            _finding(
+                "info",
+                "kubelet",
+                "no container runtime endpoint is configured and the kubelet version is "
+                "unknown; dockershim's socket answers, so the kubelet runs Docker through "
+                "dockershim (kubelet <= 1.23)",
+            )
         )
     elif known or facts["version"]:
         findings.append(

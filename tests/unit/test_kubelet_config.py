@@ -603,3 +603,22 @@ def test_unit_parser_keeps_resets_and_service_section_only() -> None:
     assert service.environment == [("A", "1"), ("B", "2"), None]
     assert service.environment_files == ["-/x"]
     assert service.exec_start == [None, "/usr/bin/kubelet $A"]
+
+
+def test_dockershim_inferred_when_no_endpoint_and_no_version() -> None:
+    files = {
+        "/var/lib/kubelet/kubeadm-flags.env": {
+            "content": 'KUBELET_KUBEADM_ARGS="--network-plugin=cni"\n',
+            "error": None,
+        }
+    }
+    facts, findings = parse_kubelet(
+        files, [], None, socket_runtime_names={"/var/run/dockershim.sock": "docker"}
+    )
+    assert facts["runtime"] == "docker"
+    assert facts["runtime_endpoint"] == "unix:///var/run/dockershim.sock"
+    assert facts["source"] == "inferred"
+    assert any("dockershim's socket answers" in finding["message"] for finding in findings)
+
+    facts, _ = parse_kubelet(files, [], None, socket_runtime_names={})
+    assert facts["runtime"] is None

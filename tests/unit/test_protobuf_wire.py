@@ -130,7 +130,9 @@ def test_count_field_counts_repeated_embedded_messages() -> None:
     listing = encode_message([(1, image)] * 1000 + [(2, "other")])
     assert count_field(listing, 1) == 1000
     assert len(decode_message(listing)[1]) == 1000
-    assert decode_message(decode_message(listing)[1][0])[4] == [1024]
+    first_image = decode_message(decode_message(listing)[1][0])
+    assert first_image[2] == [b"docker.io/library/busybox:1", b"b:2"]
+    assert first_image[4] == [1024]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The built-in lab: real container runtimes started in temporary host roots."""

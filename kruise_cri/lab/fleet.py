@@ -1,0 +1,466 @@
+"""The built-in lab: a small fleet of nodes, each a host root with real runtimes and kubelet files.
+
+The same node definitions serve the tests and `kruise-cri lab up`. A lab started by the CLI lives
+in a supervisor process (`python -m kruise_cri.lab.fleet serve DIR`) that holds the runtimes and
+stops them on SIGTERM; `lab down` sends that signal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from kruise_cri.lab.packages import RuntimeBuild, cache_root, ensure_runtimes
+from kruise_cri.lab.runtimes import HostRoot, RunningRuntime, start_containerd, start_dockerd
+
+LINES = ("1.4", "1.5", "1.6", "1.7", "1.8")
+STATE_FILE = "lab.json"
+INVENTORY_FILE = "inventory.yml"
+SUPERVISOR_LOG = "supervisor.log"
+START_TIMEOUT = 300.0
+PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+
+
+@dataclass(frozen=True)
+class ContainerdSpec:
+    build: str  # a pin name of kruise_cri.lab.packages, e.g. "containerd-1.4"
+    socket: str = "/run/containerd/containerd.sock"
+    cri: bool = True
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A node: its runtimes, the kubelet files such a node has, and the verdicts we expect."""
+
+    name: str
+    description: str
+    containerds: tuple[ContainerdSpec, ...]
+    files: dict[str, str]
+    compatible_lines: frozenset[str]
+    # dockerd runs on the first containerd when set, with this /etc/docker/daemon.json.
+    docker_daemon_json: dict[str, object] | None = None
+    with_docker: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def kubeadm_flags(*flags: str) -> str:
+    return 'KUBELET_KUBEADM_ARGS="' + " ".join(flags) + '"\n'
+
+
+KUBEADM_DROPIN = """\
+[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+"""  # noqa: E501 - the drop-in kubeadm writes, line for line
+
+
+def kubelet_config(cgroup_driver: str, endpoint: str | None = None) -> str:
+    config: dict[str, object] = {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "cgroupDriver": cgroup_driver,
+    }
+    if endpoint:
+        config["containerRuntimeEndpoint"] = endpoint
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+DROPIN_PATH = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
+FLAGS_PATH = "/var/lib/kubelet/kubeadm-flags.env"
+CONFIG_PATH = "/var/lib/kubelet/config.yaml"
+CONTAINERD_ENDPOINT = "unix:///run/containerd/containerd.sock"
+DOCKER_DAEMON_JSON: dict[str, object] = {
+    "registry-mirrors": ["https://mirror.registry.example.internal"],
+    "insecure-registries": ["registry.example.internal:5000"],
+    "exec-opts": ["native.cgroupdriver=systemd"],
+    "log-driver": "json-file",
+    "log-opts": {"max-size": "100m", "max-file": "3"},
+}
+# Real dockershim is gone from every kubelet we could run; a containerd 1.4 serves CRI v1alpha2
+# only, exactly as dockershim does, so it stands at dockershim's path.
+DOCKERSHIM_STAND_IN = ContainerdSpec("containerd-1.4", socket="/run/dockershim.sock")
+
+NODES: tuple[NodeSpec, ...] = (
+    NodeSpec(
+        name="node-containerd-1-4",
+        description="containerd 1.4.13 (Debian bullseye), kubelet 1.22 with a remote endpoint",
+        containerds=(ContainerdSpec("containerd-1.4"),),
+        files={
+            DROPIN_PATH: KUBEADM_DROPIN,
+            FLAGS_PATH: kubeadm_flags(
+                "--container-runtime=remote",
+                f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}",
+                "--pod-infra-container-image=k8s.gcr.io/pause:3.5",
+            ),
+            CONFIG_PATH: kubelet_config("systemd"),
+        },
+        compatible_lines=frozenset({"1.4", "1.5"}),
+    ),
+    NodeSpec(
+        name="node-containerd-1-6",
+        description="containerd 1.6.20 (Debian bookworm), kubelet 1.26 with a remote endpoint",
+        containerds=(ContainerdSpec("containerd-1.6"),),
+        files={
+            DROPIN_PATH: KUBEADM_DROPIN,
+            FLAGS_PATH: kubeadm_flags(
+                "--container-runtime=remote", f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}"
+            ),
+            CONFIG_PATH: kubelet_config("systemd"),
+        },
+        compatible_lines=frozenset(LINES),
+    ),
+    NodeSpec(
+        name="node-containerd-1-7",
+        description="containerd 1.7.24 (Debian trixie), kubelet 1.28 with the endpoint flag only",
+        containerds=(ContainerdSpec("containerd-1.7"),),
+        files={
+            DROPIN_PATH: KUBEADM_DROPIN,
+            FLAGS_PATH: kubeadm_flags(f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}"),
+            CONFIG_PATH: kubelet_config("systemd"),
+        },
+        compatible_lines=frozenset(LINES),
+    ),
+    NodeSpec(
+        name="node-containerd-2",
+        description="containerd 2.1.9 (Debian sid), kubelet 1.31 with the endpoint in its config",
+        containerds=(ContainerdSpec("containerd-2"),),
+        files={
+            DROPIN_PATH: KUBEADM_DROPIN,
+            FLAGS_PATH: kubeadm_flags("--node-ip=10.0.0.4"),
+            CONFIG_PATH: kubelet_config("systemd", CONTAINERD_ENDPOINT),
+        },
+        compatible_lines=frozenset({"1.5", "1.6", "1.7", "1.8"}),
+    ),
+    NodeSpec(
+        name="node-docker-dockershim",
+        description=(
+            "Docker 20.10 through dockershim (kubelet 1.23), Docker's own containerd with the CRI "
+            "plugin disabled"
+        ),
+        containerds=(ContainerdSpec("containerd-1.6", cri=False), DOCKERSHIM_STAND_IN),
+        with_docker=True,
+        docker_daemon_json=DOCKER_DAEMON_JSON,
+        files={
+            DROPIN_PATH: KUBEADM_DROPIN,
+            FLAGS_PATH: kubeadm_flags(
+                "--network-plugin=cni", "--pod-infra-container-image=k8s.gcr.io/pause:3.6"
+            ),
+            CONFIG_PATH: kubelet_config("systemd"),
+        },
+        compatible_lines=frozenset({"1.4", "1.5"}),
+    ),
+    NodeSpec(
+        name="node-docker-cri-containerd",
+        description=(
+            "Docker 20.10 through dockershim (kubelet 1.23) on a containerd 1.6 with CRI enabled: "
+            "kruise-daemon 1.6 starts, yet cannot act on the node's docker:// containers"
+        ),
+        containerds=(ContainerdSpec("containerd-1.6"), DOCKERSHIM_STAND_IN),
+        with_docker=True,
+        files={
+            DROPIN_PATH: KUBEADM_DROPIN,
+            FLAGS_PATH: kubeadm_flags("--container-runtime=docker", "--network-plugin=cni"),
+            CONFIG_PATH: kubelet_config("cgroupfs"),
+        },
+        compatible_lines=frozenset({"1.4", "1.5"}),
+    ),
+)
+
+
+def builds_needed(nodes: Iterable[NodeSpec]) -> list[str]:
+    names: list[str] = []
+    for node in nodes:
+        for spec in node.containerds:
+            if spec.build not in names:
+                names.append(spec.build)
+        if node.with_docker:
+            names.extend(name for name in ("docker", "runc") if name not in names)
+    return names
+
+
+def write_node_files(host_root: HostRoot, files: dict[str, str]) -> None:
+    for node_path, content in files.items():
+        target = host_root.node_path(node_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+
+
+def start_node(
+    spec: NodeSpec, host_root: HostRoot, builds: dict[str, RuntimeBuild]
+) -> list[RunningRuntime]:
+    """Lay out ``spec`` in ``host_root`` and start its runtimes; stops them again on failure."""
+    write_node_files(host_root, spec.files)
+    started: list[RunningRuntime] = []
+    try:
+        for index, containerd in enumerate(spec.containerds):
+            config_rel = (
+                "etc/containerd/config.toml"
+                if index == 0
+                else f"etc/containerd/{Path(containerd.socket).stem}.toml"
+            )
+            started.append(
+                start_containerd(
+                    builds[containerd.build],
+                    host_root,
+                    cri=containerd.cri,
+                    socket_rel=containerd.socket.lstrip("/"),
+                    config_rel=config_rel,
+                    runc=builds.get("runc"),
+                )
+            )
+        if spec.with_docker:
+            started.append(
+                start_dockerd(
+                    builds["docker"],
+                    builds["runc"],
+                    started[0],
+                    host_root,
+                    daemon_json=spec.docker_daemon_json,
+                )
+            )
+    except BaseException:
+        for runtime in reversed(started):
+            runtime.stop()
+        raise
+    return started
+
+
+def node_python(version: str | None = None, cache: Path | None = None) -> Path:
+    """A bare Python 3 with no third-party packages: what a production node has.
+
+    ``version`` ("3.6", "3.8") picks that CPython from pyenv, for the oldest nodes a controller
+    supports; by default the controller's own Python is used.
+    """
+    if version is None:
+        base = Path(sys.executable)
+        root = (cache or cache_root()) / "node-python"
+    else:
+        found = sorted(PYENV_VERSIONS.glob(f"{version}.*/bin/python{version}"))
+        if not found:
+            raise FileNotFoundError(
+                f"no CPython {version} under {PYENV_VERSIONS}; node-side tests need the oldest "
+                "Python the controller manages (pyenv install a {version}.x)"
+            )
+        base = found[-1]
+        root = (cache or cache_root()) / f"node-python-{version}"
+    python = root / "bin" / "python3"
+    if not python.exists():
+        subprocess.run(
+            [str(base), "-m", "venv", "--without-pip", "--clear", str(root)],
+            check=True,
+            capture_output=True,
+        )
+    return python
+
+
+def inventory_for(nodes: dict[str, HostRoot], python: Path) -> dict[str, object]:
+    return {
+        "all": {
+            "children": {
+                "kube_nodes": {
+                    "hosts": {
+                        name: {
+                            "ansible_connection": "local",
+                            "ansible_python_interpreter": str(python),
+                            "kruise_cri_host_root": str(root.path),
+                        }
+                        for name, root in nodes.items()
+                    }
+                }
+            }
+        }
+    }
+
+
+class RunningFleet:
+    """Nodes started in this process (tests use it directly; the lab supervisor holds one)."""
+
+    def __init__(self, specs: Iterable[NodeSpec] = NODES, *, progress: TextIO | None = None):
+        self.specs = {spec.name: spec for spec in specs}
+        self.roots: dict[str, HostRoot] = {}
+        self.runtimes: dict[str, list[RunningRuntime]] = {}
+        self.progress = progress
+
+    def start(self) -> RunningFleet:
+        builds = ensure_runtimes(builds_needed(self.specs.values()))
+        try:
+            for index, spec in enumerate(self.specs.values(), 1):
+                if self.progress:
+                    self.progress.write(f"  [{index}/{len(self.specs)}] starting {spec.name}\n")
+                    self.progress.flush()
+                root = HostRoot()
+                self.roots[spec.name] = root
+                self.runtimes[spec.name] = start_node(spec, root, builds)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for root in reversed(list(self.roots.values())):
+            root.cleanup()
+        self.roots.clear()
+        self.runtimes.clear()
+
+    def __enter__(self) -> RunningFleet:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class LabFleet:
+    """A lab run by a supervisor process, described by ``DIR/lab.json``."""
+
+    def __init__(self, lab_dir: Path, state: dict[str, object], started_here: bool) -> None:
+        self.lab_dir = lab_dir
+        self.state = state
+        self.started_here = started_here
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.lab_dir / INVENTORY_FILE
+
+    @property
+    def node_count(self) -> int:
+        return len(self.state.get("nodes", {}))  # type: ignore[arg-type]
+
+    @staticmethod
+    def status(lab_dir: Path) -> dict[str, object]:
+        state_path = lab_dir / STATE_FILE
+        if not state_path.exists():
+            return {"up": False, "lab_dir": str(lab_dir)}
+        state = json.loads(state_path.read_text())
+        state["up"] = _alive(int(state["supervisor_pid"]))
+        return state
+
+    @classmethod
+    def ensure_up(cls, lab_dir: Path, *, stream: TextIO) -> LabFleet:
+        lab_dir = lab_dir.resolve()
+        current = cls.status(lab_dir)
+        if current.get("up"):
+            stream.write(f"Using the lab already running in {lab_dir}\n")
+            return cls(lab_dir, current, started_here=False)
+        lab_dir.mkdir(parents=True, exist_ok=True)
+        (lab_dir / STATE_FILE).unlink(missing_ok=True)
+        stream.write(f"Starting the lab in {lab_dir} (first run fetches runtimes from Debian)\n")
+        stream.flush()
+        log = open(lab_dir / SUPERVISOR_LOG, "w")  # noqa: SIM115 - handed to the child
+        supervisor = subprocess.Popen(
+            [sys.executable, "-m", "kruise_cri.lab.fleet", "serve", str(lab_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        shown = 0
+        while time.monotonic() < deadline:
+            lines = (lab_dir / SUPERVISOR_LOG).read_text().splitlines()
+            for line in lines[shown:]:
+                stream.write(line + "\n")
+            shown = len(lines)
+            stream.flush()
+            state = cls.status(lab_dir)
+            if state.get("up"):
+                return cls(lab_dir, state, started_here=True)
+            if supervisor.poll() is not None:
+                raise RuntimeError(
+                    f"the lab did not start (exit code {supervisor.returncode}); "
+                    f"see {lab_dir / SUPERVISOR_LOG}"
+                )
+            time.sleep(0.2)
+        supervisor.terminate()
+        raise RuntimeError(f"the lab did not start within {START_TIMEOUT:.0f} s")
+
+    @staticmethod
+    def stop_dir(lab_dir: Path, *, stream: TextIO) -> None:
+        state = LabFleet.status(lab_dir)
+        if not state.get("up"):
+            stream.write(f"No lab is running in {lab_dir}\n")
+            return
+        pid = int(state["supervisor_pid"])  # type: ignore[call-overload]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        (lab_dir / STATE_FILE).unlink(missing_ok=True)
+        stream.write(f"Lab in {lab_dir} stopped\n")
+
+    def down(self, *, stream: TextIO) -> None:
+        self.stop_dir(self.lab_dir, stream=stream)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def serve(lab_dir: Path) -> None:
+    """Supervisor: start the fleet, publish the inventory and state, hold until SIGTERM."""
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    fleet = RunningFleet(progress=sys.stdout)
+    fleet.start()
+    try:
+        python = node_python()
+        inventory = inventory_for(fleet.roots, python)
+        (lab_dir / INVENTORY_FILE).write_text(yaml.safe_dump(inventory, sort_keys=False))
+        state = {
+            "supervisor_pid": os.getpid(),
+            "lab_dir": str(lab_dir),
+            "inventory": str(lab_dir / INVENTORY_FILE),
+            "nodes": {
+                name: {
+                    "host_root": str(fleet.roots[name].path),
+                    "description": fleet.specs[name].description,
+                    "runtimes": [repr(runtime) for runtime in fleet.runtimes[name]],
+                }
+                for name in fleet.roots
+            },
+        }
+        temporary = lab_dir / (STATE_FILE + ".tmp")
+        temporary.write_text(json.dumps(state, indent=2))
+        temporary.replace(lab_dir / STATE_FILE)
+        print(f"lab up: {len(fleet.roots)} nodes", flush=True)
+        while not stop_requested:
+            time.sleep(0.2)
+    finally:
+        fleet.stop()
+        (lab_dir / STATE_FILE).unlink(missing_ok=True)
+        print("lab stopped", flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "serve":
+        sys.exit("usage: python -m kruise_cri.lab.fleet serve LAB_DIR")
+    serve(Path(sys.argv[2]))
