@@ -61,12 +61,15 @@ class Progress:
         self.stream = stream
         self.total = total
         self.done = 0
+        self.report_written = False
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
         data = event.get("event_data", {})
         task = data.get("task", "")
         host = data.get("host", "")
+        if kind == "runner_on_ok" and data.get("task_action", "").endswith("cri_report"):
+            self.report_written = True
         if kind == "playbook_on_task_start" and task:
             self.stream.write(f"- {task}\n")
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable") and (
@@ -102,21 +105,24 @@ def run_playbook(
     total_nodes: int | None,
     stream: TextIO,
     verbosity: int = 0,
-) -> tuple[str, int]:
+) -> tuple[str, int, bool]:
+    """Returns the runner status, ansible-playbook's exit code and whether the report was written
+    (ansible-playbook exits non-zero when a node is unreachable, yet the report covers it)."""
     import ansible_runner
 
     with tempfile.TemporaryDirectory(prefix="kruise-cri-run-") as private_dir:
+        progress = Progress(stream, total_nodes)
         runner = ansible_runner.run(
             private_data_dir=private_dir,
             playbook=playbook,
             inventory=inventory,
             extravars=extravars,
             envvars=ansible_environment(),
-            event_handler=Progress(stream, total_nodes),
+            event_handler=progress,
             quiet=True,
             verbosity=verbosity,
         )
-        if runner.rc != 0:
+        if runner.rc != 0 and not progress.report_written:
             for event in runner.events:
                 if event.get("event") in ("runner_on_failed", "error") or (
                     event.get("event") == "verbose" and "ERROR" in event.get("stdout", "")
@@ -124,7 +130,19 @@ def run_playbook(
                     text = event.get("stdout", "").strip()
                     if text:
                         stream.write(text + "\n")
-        return runner.status, runner.rc
+        return runner.status, runner.rc, progress.report_written
+
+
+def count_nodes(inventory: str, group: str) -> int | None:
+    """How many hosts the playbook will assess, for the [n/total] progress counter."""
+    try:
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+
+        manager = InventoryManager(loader=DataLoader(), sources=[inventory])
+        return len(manager.get_hosts(group)) or None
+    except Exception:  # progress without a total is fine; the playbook reports the error
+        return None
 
 
 def parse_version(value: str) -> str:
@@ -163,11 +181,11 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
         extravars["kruise_cri_probe_timeout"] = args.probe_timeout
     stream.write(f"Assessing nodes for OpenKruise {kruise_version} (inventory {inventory})\n")
     try:
-        status, rc = run_playbook(
+        status, rc, report_written = run_playbook(
             "kruise_cri.remediation.assess",
             inventory,
             extravars,
-            total_nodes=lab.node_count if lab else None,
+            total_nodes=count_nodes(inventory, args.group or "kube_nodes"),
             stream=stream,
             verbosity=args.verbose,
         )
@@ -175,7 +193,7 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
         if lab is not None and lab.started_here and not args.keep_lab:
             lab.down(stream=stream)
     report_json = report_dir / "report.json"
-    if rc != 0 or not report_json.exists():
+    if not report_written or not report_json.exists():
         stream.write(f"The assessment failed ({status}, exit code {rc}).\n")
         return EXIT_ERROR
     report = json.loads(report_json.read_text())

@@ -279,8 +279,18 @@ def build_containerd_configs(
             read_error=str(entry.get("error")) if entry.get("error") else None,
         )
         findings.extend(more)
+        config["grpc_address"] = _node_address(config.get("grpc_address"), evidence)
         configs.append(config)
     return configs
+
+
+def _node_address(address: Any, evidence: dict[str, Any]) -> Any:
+    """A containerd started beneath a host root by hand (an offline copy, the lab) names its socket
+    by the host path; the node knows it as the path beneath the root."""
+    host_root = str(evidence.get("host_root") or "/").rstrip("/")
+    if isinstance(address, str) and host_root and address.startswith(host_root + "/"):
+        return address[len(host_root) :]
+    return address
 
 
 def build_docker(

@@ -68,10 +68,8 @@ class Lab:
     cri_off: dict[str, RunningRuntime]  # label -> containerd with CRI off
     dockerd: RunningRuntime
     docker_containerd: RunningRuntime
-    roots: list[HostRoot]
     start_seconds: float
     absent_before: list[str]
-    tcp_listeners_before: set[int]
 
     def all(self) -> list[RunningRuntime]:
         return [*self.cri.values(), *self.cri_off.values(), self.docker_containerd, self.dockerd]
@@ -85,7 +83,6 @@ def builds() -> dict[str, RuntimeBuild]:
 @pytest.fixture(scope="module")
 def lab(builds: dict[str, RuntimeBuild]) -> Iterator[Lab]:
     absent_before = [path for path in HOST_DEFAULT_PATHS if not os.path.lexists(path)]
-    listeners_before = host_tcp_listener_inodes()
     roots: list[HostRoot] = []
 
     def new_root() -> HostRoot:
@@ -124,10 +121,8 @@ def lab(builds: dict[str, RuntimeBuild]) -> Iterator[Lab]:
             cri_off=cri_off,
             dockerd=dockerd,
             docker_containerd=docker_containerd,
-            roots=roots,
             start_seconds=elapsed,
             absent_before=absent_before,
-            tcp_listeners_before=listeners_before,
         )
     finally:
         for root in reversed(roots):
@@ -546,15 +541,13 @@ def test_failed_start_reports_the_log_tail(builds):
 
 
 SAFETY_NET_SCRIPT = """
-import os, sys, time
+import sys
 from kruise_cri.lab.packages import ensure_runtime
 from kruise_cri.lab.runtimes import HostRoot, start_containerd
 root = HostRoot()
 runtime = start_containerd(ensure_runtime("containerd-1.6"), root, cri=False)
 print(runtime.pid, root.path, flush=True)
-if sys.argv[1] == "exit":
-    sys.exit(0)
-time.sleep(600)
+sys.stdin.readline()  # the test says when to exit (and may SIGKILL instead)
 """
 
 
@@ -562,18 +555,22 @@ time.sleep(600)
 def test_daemons_do_not_outlive_the_process_that_started_them(builds, ending: str):
     """atexit stops them when the starter exits; PR_SET_PDEATHSIG when it is killed."""
     starter = subprocess.Popen(
-        [sys.executable, "-c", SAFETY_NET_SCRIPT, ending],
+        [sys.executable, "-c", SAFETY_NET_SCRIPT],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
-    assert starter.stdout is not None
+    assert starter.stdin is not None and starter.stdout is not None
     pid_text, root_path = starter.stdout.readline().split()
     daemon = int(pid_text)
     try:
         assert process_running(daemon)
         if ending == "sigkill":
             starter.kill()
+        else:
+            starter.stdin.write("exit\n")
+            starter.stdin.flush()
         starter.wait(timeout=30)
         deadline = time.monotonic() + 10
         while process_running(daemon) and time.monotonic() < deadline:

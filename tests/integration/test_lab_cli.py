@@ -1,0 +1,77 @@
+"""`kruise-cri lab up|status|down` and `assess --lab`: the README's first command, for real."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
+
+
+def kruise_cri(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(KRUISE_CRI), *args], capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_lab_up_assess_down_leaves_nothing_running(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "lab"
+    up = kruise_cri("lab", "up", "--lab-dir", str(lab_dir))
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "Inventory:" in up.stdout
+    status = json.loads(kruise_cri("lab", "status", "--lab-dir", str(lab_dir)).stdout)
+    assert status["up"] is True
+    host_roots = [Path(node["host_root"]) for node in status["nodes"].values()]
+    supervisor = int(status["supervisor_pid"])
+    try:
+        assess = kruise_cri(
+            "assess", "--lab", "--lab-dir", str(lab_dir), "--report-dir", str(tmp_path / "r")
+        )
+        assert assess.returncode == 2, assess.stdout + assess.stderr
+        assert "Using the lab already running" in assess.stdout
+        # assess --lab must not stop a lab it did not start
+        assert json.loads(kruise_cri("lab", "status", "--lab-dir", str(lab_dir)).stdout)["up"]
+    finally:
+        down = kruise_cri("lab", "down", "--lab-dir", str(lab_dir))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not pid_alive(supervisor)
+    assert not any(root.exists() for root in host_roots), "host roots left behind"
+    stray = [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and any(str(root) in _cmdline(pid) for root in host_roots)
+    ]
+    assert stray == [], "runtime processes left behind"
+    status = kruise_cri("lab", "status", "--lab-dir", str(lab_dir))
+    assert status.returncode == 3 and json.loads(status.stdout)["up"] is False
+
+
+def test_assess_lab_starts_and_stops_its_own_lab(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "lab"
+    assess = kruise_cri(
+        "assess", "--lab", "--lab-dir", str(lab_dir), "--report-dir", str(tmp_path / "r")
+    )
+    assert assess.returncode == 2, assess.stdout + assess.stderr
+    assert "Starting the lab" in assess.stdout
+    assert "stopped" in assess.stdout
+    assert (tmp_path / "r" / "report.html").exists()
+    assert json.loads(kruise_cri("lab", "status", "--lab-dir", str(lab_dir)).stdout)["up"] is False
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
