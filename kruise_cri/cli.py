@@ -57,11 +57,13 @@ def ansible_environment() -> dict[str, str]:
 class Progress:
     """One line per node as it finishes, with a running count."""
 
-    def __init__(self, stream: TextIO, total: int | None) -> None:
+    def __init__(self, stream: TextIO, total: int | None, target_line: str | None = None) -> None:
         self.stream = stream
         self.total = total
+        self.target_line = target_line
         self.done = 0
         self.report_written = False
+        self.summary_table = ""
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
@@ -70,6 +72,7 @@ class Progress:
         host = data.get("host", "")
         if kind == "runner_on_ok" and data.get("task_action", "").endswith("cri_report"):
             self.report_written = True
+            self.summary_table = str((data.get("res") or {}).get("summary_table") or "")
         if kind == "playbook_on_task_start" and task:
             self.stream.write(f"- {task}\n")
         elif kind in ("runner_on_ok", "runner_on_failed", "runner_on_unreachable") and (
@@ -77,12 +80,13 @@ class Progress:
         ):
             self.done += 1
             count = f"[{self.done}/{self.total}]" if self.total else f"[{self.done}]"
-            self.stream.write(f"  {count} {host}: {describe_node_event(kind, data)}\n")
+            description = describe_node_event(kind, data, self.target_line)
+            self.stream.write(f"  {count} {host}: {description}\n")
         self.stream.flush()
         return True
 
 
-def describe_node_event(kind: str, data: dict[str, Any]) -> str:
+def describe_node_event(kind: str, data: dict[str, Any], target_line: str | None = None) -> str:
     result = data.get("res", {}) or {}
     if kind == "runner_on_unreachable":
         return "UNREACHABLE " + str(result.get("msg", "")).strip()[:200]
@@ -94,7 +98,12 @@ def describe_node_event(kind: str, data: dict[str, Any]) -> str:
         for endpoint in facts.get("endpoints", [])
         if endpoint.get("runtime_name")
     )
-    return runtimes or "no CRI runtime answered"
+    description = runtimes or "no CRI runtime answered"
+    verdict = (facts.get("kruise_daemon") or {}).get(target_line or "")
+    if verdict:
+        word = "compatible" if verdict.get("compatible") else "NOT compatible"
+        description += f" -> kruise-daemon {target_line}: {word}"
+    return description
 
 
 def run_playbook(
@@ -103,6 +112,7 @@ def run_playbook(
     extravars: dict[str, Any],
     *,
     total_nodes: int | None,
+    target_line: str | None = None,
     stream: TextIO,
     verbosity: int = 0,
 ) -> tuple[str, int, bool]:
@@ -111,7 +121,7 @@ def run_playbook(
     import ansible_runner
 
     with tempfile.TemporaryDirectory(prefix="kruise-cri-run-") as private_dir:
-        progress = Progress(stream, total_nodes)
+        progress = Progress(stream, total_nodes, target_line)
         runner = ansible_runner.run(
             private_data_dir=private_dir,
             playbook=playbook,
@@ -130,6 +140,8 @@ def run_playbook(
                     text = event.get("stdout", "").strip()
                     if text:
                         stream.write(text + "\n")
+        if progress.summary_table:
+            stream.write("\n" + progress.summary_table.rstrip() + "\n")
         return runner.status, runner.rc, progress.report_written
 
 
@@ -186,6 +198,7 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
             inventory,
             extravars,
             total_nodes=count_nodes(inventory, args.group or "kube_nodes"),
+            target_line=".".join(kruise_version.split(".")[:2]),
             stream=stream,
             verbosity=args.verbose,
         )
