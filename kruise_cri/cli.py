@@ -237,6 +237,12 @@ def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
             "Stop it:   kruise-cri lab down\n"
         )
         return 0
+    if args.lab_command == "prepare":
+        from kruise_cri.lab.fleet import prepare
+
+        prepare(stream=stream)
+        stream.write("Lab builds are ready.\n")
+        return 0
     if args.lab_command == "down":
         LabFleet.stop_dir(lab_dir, stream=stream)
         return 0
@@ -279,7 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     lab = commands.add_parser(
         "lab", help="the built-in lab: nodes with real runtimes on this machine"
     )
-    lab.add_argument("lab_command", choices=["up", "down", "status"])
+    lab.add_argument(
+        "lab_command",
+        choices=["up", "down", "status", "prepare"],
+        help="prepare: fetch and build what the lab needs, start nothing",
+    )
     lab.add_argument("--lab-dir", default=default_lab_dir, help="where the lab lives (%(default)s)")
     return parser
 

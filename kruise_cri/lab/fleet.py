@@ -20,6 +20,7 @@ from typing import TextIO
 
 import yaml
 
+from kruise_cri.lab.dockershim_build import ensure_dockershim, start_dockershim
 from kruise_cri.lab.packages import RuntimeBuild, cache_root, ensure_runtimes
 from kruise_cri.lab.runtimes import HostRoot, RunningRuntime, start_containerd, start_dockerd
 
@@ -50,6 +51,8 @@ class NodeSpec:
     # dockerd runs on the first containerd when set, with this /etc/docker/daemon.json.
     docker_daemon_json: dict[str, object] | None = None
     with_docker: bool = False
+    # Kubernetes 1.23's dockershim, built from its Go module, serving /run/dockershim.sock.
+    with_dockershim: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -90,9 +93,6 @@ DOCKER_DAEMON_JSON: dict[str, object] = {
     "log-driver": "json-file",
     "log-opts": {"max-size": "100m", "max-file": "3"},
 }
-# Real dockershim is gone from every kubelet we could run; a containerd 1.4 serves CRI v1alpha2
-# only, exactly as dockershim does, so it stands at dockershim's path.
-DOCKERSHIM_STAND_IN = ContainerdSpec("containerd-1.4", socket="/run/dockershim.sock")
 
 NODES: tuple[NodeSpec, ...] = (
     NodeSpec(
@@ -151,8 +151,9 @@ NODES: tuple[NodeSpec, ...] = (
             "Docker 20.10 through dockershim (kubelet 1.23), Docker's own containerd with the CRI "
             "plugin disabled"
         ),
-        containerds=(ContainerdSpec("containerd-1.6", cri=False), DOCKERSHIM_STAND_IN),
+        containerds=(ContainerdSpec("containerd-1.6", cri=False),),
         with_docker=True,
+        with_dockershim=True,
         docker_daemon_json=DOCKER_DAEMON_JSON,
         files={
             DROPIN_PATH: KUBEADM_DROPIN,
@@ -169,8 +170,9 @@ NODES: tuple[NodeSpec, ...] = (
             "Docker 20.10 through dockershim (kubelet 1.23) on a containerd 1.6 with CRI enabled: "
             "kruise-daemon 1.6 starts, yet cannot act on the node's docker:// containers"
         ),
-        containerds=(ContainerdSpec("containerd-1.6"), DOCKERSHIM_STAND_IN),
+        containerds=(ContainerdSpec("containerd-1.6"),),
         with_docker=True,
+        with_dockershim=True,
         files={
             DROPIN_PATH: KUBEADM_DROPIN,
             FLAGS_PATH: kubeadm_flags("--container-runtime=docker", "--network-plugin=cni"),
@@ -200,7 +202,10 @@ def write_node_files(host_root: HostRoot, files: dict[str, str]) -> None:
 
 
 def start_node(
-    spec: NodeSpec, host_root: HostRoot, builds: dict[str, RuntimeBuild]
+    spec: NodeSpec,
+    host_root: HostRoot,
+    builds: dict[str, RuntimeBuild],
+    dockershim: Path | None = None,
 ) -> list[RunningRuntime]:
     """Lay out ``spec`` in ``host_root`` and start its runtimes; stops them again on failure."""
     write_node_files(host_root, spec.files)
@@ -232,6 +237,10 @@ def start_node(
                     daemon_json=spec.docker_daemon_json,
                 )
             )
+        if spec.with_dockershim:
+            if dockershim is None:
+                raise ValueError(f"{spec.name} needs the dockershim binary")
+            started.append(start_dockershim(dockershim, started[-1], host_root))
     except BaseException:
         for runtime in reversed(started):
             runtime.stop()
@@ -286,6 +295,21 @@ def inventory_for(nodes: dict[str, HostRoot], python: Path) -> dict[str, object]
     }
 
 
+def prepare(specs: Iterable[NodeSpec] = NODES, *, stream: TextIO | None = None) -> None:
+    """Fetch the runtimes and build dockershim now, so a first start takes seconds."""
+    specs = list(specs)
+    names = builds_needed(specs)
+    if stream:
+        stream.write(f"Preparing the lab: {', '.join(names)}\n")
+        stream.flush()
+    ensure_runtimes(names)
+    if any(spec.with_dockershim for spec in specs):
+        if stream:
+            stream.write("Building dockershim (Kubernetes 1.23) if not cached: minutes, once\n")
+            stream.flush()
+        ensure_dockershim()
+
+
 class RunningFleet:
     """Nodes started in this process (tests use it directly; the lab supervisor holds one)."""
 
@@ -297,6 +321,8 @@ class RunningFleet:
 
     def start(self) -> RunningFleet:
         builds = ensure_runtimes(builds_needed(self.specs.values()))
+        needs_dockershim = any(spec.with_dockershim for spec in self.specs.values())
+        dockershim = ensure_dockershim() if needs_dockershim else None
         try:
             for index, spec in enumerate(self.specs.values(), 1):
                 if self.progress:
@@ -304,7 +330,7 @@ class RunningFleet:
                     self.progress.flush()
                 root = HostRoot()
                 self.roots[spec.name] = root
-                self.runtimes[spec.name] = start_node(spec, root, builds)
+                self.runtimes[spec.name] = start_node(spec, root, builds, dockershim)
         except BaseException:
             self.stop()
             raise

@@ -1,9 +1,8 @@
-"""cri_facts through Ansible against real runtimes: Debian containerd 1.4/1.6/1.7/2.x and dockerd.
+"""cri_facts through Ansible against real runtimes: Debian containerd 1.4/1.6/1.7/2.x, Docker 20.10
+and Kubernetes 1.23's dockershim (built from its Go module).
 
 Each lab node is a host root with real daemons at the standard socket paths; the module runs with a
-bare interpreter, as on a node. Real dockershim cannot run here (it left the kubelet in 1.24 and we
-run no kubelet), so a real containerd 1.4, which serves only CRI v1alpha2 as dockershim did, stands
-at /run/dockershim.sock.
+bare interpreter (the oldest Python the controller manages), as on a node.
 """
 
 from __future__ import annotations
@@ -79,6 +78,9 @@ def test_docker_node_facts(fleet_facts) -> None:
 
     shim = endpoint_at(facts, "/var/run/dockershim.sock")
     assert shim["cri_api_versions"] == ["v1alpha2"]
+    assert shim["runtime_name"] == "docker"
+    assert shim["runtime_version"] == docker["version"]
+    assert shim["probes"]["v1"]["version"]["details"] == "unknown service runtime.v1.RuntimeService"
     own_containerd = endpoint_at(facts, "/run/containerd/containerd.sock")
     assert own_containerd["cri_api_versions"] == []
     assert "CRI plugin disabled" in own_containerd["error"]

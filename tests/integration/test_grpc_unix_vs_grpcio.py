@@ -123,14 +123,14 @@ def grpc_socket(socket_dir: str) -> Iterator[str]:
     server.stop(grace=None)
 
 
-def ours(path: str, method: str, request: bytes, timeout: float = 5.0) -> tuple[object, object]:
+def ours(path: str, method: str, request: bytes, timeout: float = 15.0) -> tuple[object, object]:
     try:
         return "ok", unary_call(path, method, request, timeout)
     except GrpcError as error:
         return error.code, error.details
 
 
-def grpcio(path: str, method: str, request: bytes, timeout: float = 5.0) -> tuple[object, object]:
+def grpcio(path: str, method: str, request: bytes, timeout: float = 15.0) -> tuple[object, object]:
     options = [("grpc.max_receive_message_length", MAX_MESSAGE)]
     with grpc.insecure_channel("unix:" + path, options=options) as channel:
         try:
