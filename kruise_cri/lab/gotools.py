@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -266,10 +267,11 @@ def _run(
     check: bool = True,
 ) -> str:
     """Run a go command; stderr goes to the build log, stdout is returned (and logged)."""
+    step = f"go {command[1]} {command[-1]}"
     env = dict(os.environ)
     env.update(environment or {})
     env["PATH"] = os.pathsep.join([str(Path(go).parent), env.get("PATH", "")])
-    log.write(f"$ {' '.join(command)}\n")  # type: ignore[attr-defined]
+    log.write(f"$ {shlex.join(command)}\n")  # type: ignore[attr-defined]
     log.flush()  # type: ignore[attr-defined]
     try:
         completed = subprocess.run(
@@ -285,14 +287,13 @@ def _run(
         )
     except subprocess.TimeoutExpired:
         raise GoToolBuildError(
-            f"{' '.join(command[:3])} did not finish within {timeout:.0f} s; log {log_path}:\n"
-            + _tail(log_path)
+            f"{step} did not finish within {timeout:.0f} s; log {log_path}:\n" + _tail(log_path)
         ) from None
     log.write(completed.stdout)  # type: ignore[attr-defined]
     log.flush()  # type: ignore[attr-defined]
     if check and completed.returncode != 0:
         raise GoToolBuildError(
-            f"{' '.join(command[:3])} failed with exit code {completed.returncode};"
+            f"{step} failed with exit code {completed.returncode};"
             f" log {log_path}:\n" + _tail(log_path)
         )
     return completed.stdout

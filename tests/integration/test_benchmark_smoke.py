@@ -1,0 +1,112 @@
+"""Smoke test of benchmarks/assess_fleet.py: a tiny fleet, one timed run per variant.
+
+The benchmark itself is run by hand (see benchmarks/README.md); this only proves it still runs to
+the end, reports both variants with one module execution per host for cri_facts, and cleans up
+after itself, also when it is interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kruise_cri.lab.gotools import GO_TOOL_PINS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCHMARK = REPO_ROOT / "benchmarks" / "assess_fleet.py"
+
+pytestmark = pytest.mark.runtimes
+
+
+def _processes_mentioning(paths: list[str]) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if any(path in cmdline for path in paths):
+            found.append(f"{entry}: {cmdline[:200]}")
+    return found
+
+
+def _run_benchmark(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the benchmark; past ``timeout`` it gets SIGTERM (not SIGKILL) so it still cleans up."""
+    command = [sys.executable, str(BENCHMARK), *args]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            stdout, stderr = process.communicate(timeout=60)
+            pytest.fail(
+                f"the benchmark took over {timeout:.0f} s:\n{stdout[-2000:]}\n{stderr[-2000:]}"
+            )
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def test_benchmark_runs_both_variants_and_cleans_up(tmp_path: Path) -> None:
+    results_path = tmp_path / "bench.json"
+    completed = _run_benchmark("--hosts", "3", "--repeat", "1", "--json", str(results_path))
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    results = json.loads(results_path.read_text())
+    rows = {row["variant"]: row for row in results["results"]}
+    assert {"cri_facts", "baseline"} <= set(rows)
+    assert rows["cri_facts"]["hosts"] == 3 and rows["baseline"]["hosts"] == 3
+    assert rows["cri_facts"]["module_executions_per_host"] == {"min": 1, "max": 1, "mean": 1}
+    assert rows["cri_facts"]["task_results_per_host"] == {"min": 1, "max": 1, "mean": 1}
+    # stat x5 and slurp x5 at least: the baseline needs many module calls per host.
+    assert rows["baseline"]["module_executions_per_host"]["min"] >= 10
+    assert rows["baseline"]["ratio_to_cri_facts"] > 0
+    assert results["checks"]["3"]["cri_facts"]["hosts_with_one_module_execution"] == "3/3"
+    # Host 0 is a containerd 1.4 node: crictl (CRI v1 only) cannot read it.
+    assert results["checks"]["3"]["baseline"]["crictl_failed_sockets_by_api_cri_facts_saw"] == {
+        "v1alpha2": 1
+    }
+    assert results["tools"]["crictl_build"]["version"] == GO_TOOL_PINS["crictl"].version
+    for line in ("cri_facts", "baseline", "x cri_facts"):
+        assert line in completed.stdout
+    leftovers = [results["work_dir"], *results["shared_runtime_roots"]]
+    assert not [path for path in leftovers if Path(path).exists()]
+    assert not _processes_mentioning(results["shared_runtime_roots"])
+
+
+def test_benchmark_cleans_up_when_terminated_during_a_run() -> None:
+    process = subprocess.Popen(
+        [sys.executable, str(BENCHMARK), "--hosts", "3", "--repeat", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if "counting run of" in line or time.monotonic() > deadline:
+                break
+        time.sleep(1.5)  # inside the first ansible-playbook run
+        process.send_signal(signal.SIGTERM)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = "".join(lines) + rest
+    assert process.returncode == 130, output
+    work_dir = next(line.split()[-1] for line in lines if line.startswith("work directory"))
+    roots = next(line for line in lines if line.startswith("shared runtime roots:")).split()[3:]
+    assert roots
+    assert not [path for path in [work_dir, *roots] if Path(path).exists()]
+    assert not _processes_mentioning([work_dir, *roots])
