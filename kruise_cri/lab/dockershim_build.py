@@ -14,29 +14,24 @@ and in a PID namespace of its own (see :func:`start_dockershim`).
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import fcntl
 import hashlib
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from kruise_cri.lab.packages import RuntimeBuild, cache_root
+from kruise_cri.lab.buildcache import BuildSession, CachedBuild, GoBuildError
+from kruise_cri.lab.packages import RuntimeBuild
 from kruise_cri.lab.runtimes import (
     HostRoot,
     RunningRuntime,
     RuntimeStartError,
-    _check_socket_path,
-    _isolation,
-    _register,
-    _wait_until,
+    check_socket_path,
+    register_runtime,
+    spawn_isolated,
+    wait_until_answering,
 )
 
 KUBERNETES_VERSION = "v1.23.17"
@@ -47,7 +42,6 @@ KUBERNETES_SOURCE_DATE = "2023-02-22T13:26:30Z"
 SOURCE_DIR = Path(__file__).resolve().parent / "dockershim"
 SOURCE_FILES = ("main.go", "go.mod", "go.sum")
 BINARY_NAME = "dockershim"
-BUILD_RECORD = "build.json"
 BUILD_TIMEOUT = 3600.0
 DEFAULT_SOCKET = "run/dockershim.sock"
 # The kubelet v1.23 default --pod-infra-container-image.
@@ -58,11 +52,8 @@ CNI_CONF_DIR = "etc/cni/net.d"
 CNI_BIN_DIR = "opt/cni/bin"
 CNI_CACHE_DIR = "var/lib/cni/cache"
 
-_PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
 
-
-class DockershimBuildError(RuntimeError):
+class DockershimBuildError(GoBuildError):
     """dockershim could not be built or does not report its version. The message ends with the
     tail of the build log."""
 
@@ -92,31 +83,19 @@ def source_fingerprint(source_dir: Path = SOURCE_DIR) -> str:
 
 
 def dockershim_dir(cache: Path | None = None) -> Path:
-    return (cache if cache is not None else cache_root()) / "bin" / BINARY_NAME / KUBERNETES_VERSION
+    return _cached_build(cache).directory
 
 
 def ensure_dockershim(*, cache: Path | None = None) -> Path:
     """The dockershim binary, built on first use: with an empty Go build cache about 4 minutes of
     CPU (4.5 min on an idle 2-core machine, 20 min at load 30) and 0.9 GB of Go build cache.
     Concurrent callers (threads or processes) wait for one build."""
-    version_dir = dockershim_dir(cache)
-    fingerprint = source_fingerprint()
-    if _cached(version_dir, fingerprint):
-        return version_dir / BINARY_NAME
-    version_dir.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    with _locked(version_dir.parent / f".{KUBERNETES_VERSION}.lock"):
-        if not _cached(version_dir, fingerprint):
-            _build(version_dir, fingerprint)
-    return version_dir / BINARY_NAME
+    return _cached_build(cache).ensure(_build)
 
 
 def dockershim_record(*, cache: Path | None = None) -> dict[str, object] | None:
     """The ``build.json`` of the cached build (fingerprint, Go version, build time), or None."""
-    try:
-        record = json.loads((dockershim_dir(cache) / BUILD_RECORD).read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
+    return _cached_build(cache).record()
 
 
 class RunningDockershim(RunningRuntime):
@@ -205,7 +184,7 @@ def start_dockershim(
     if unshare is None:
         raise RuntimeStartError("util-linux `unshare` is needed for dockershim's PID namespace")
     socket_path = host_root.node_path(socket_rel)
-    _check_socket_path(socket_path)
+    check_socket_path(socket_path)
     root_directory = host_root.node_path(ROOT_DIRECTORY)
     for directory in (socket_path.parent, root_directory):
         directory.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -232,7 +211,15 @@ def start_dockershim(
         str(binary),
         *flags,
     ]
-    process = _spawn(command, log_path, host_root, join_pid=docker.pid)
+    # The parent-death signal is SIGKILL: `unshare --fork` blocks SIGTERM while it waits, and
+    # passes its own death on to dockershim (--kill-child).
+    process = spawn_isolated(
+        command,
+        log_path=log_path,
+        host_root=host_root,
+        join_pid=docker.pid,
+        death_signal=signal.SIGKILL,
+    )
     runtime = RunningDockershim(
         binary=binary,
         host_root=host_root,
@@ -243,180 +230,43 @@ def start_dockershim(
         docker=docker,
         root_directory=root_directory,
     )
-    _register(runtime)
-    _wait_until(runtime, timeout, lambda: _accepts_connections(socket_path))
+    register_runtime(runtime)
+    wait_until_answering(runtime, timeout, lambda: _accepts_connections(socket_path))
     return runtime
 
 
 # --- build ---------------------------------------------------------------------------------------
 
 
-def _cached(version_dir: Path, fingerprint: str) -> bool:
-    binary = version_dir / BINARY_NAME
-    try:
-        record = json.loads((version_dir / BUILD_RECORD).read_text())
-    except (OSError, ValueError):
-        return False
-    return (
-        isinstance(record, dict)
-        and record.get("fingerprint") == fingerprint
-        and binary.is_file()
-        and os.access(binary, os.X_OK)
+def _cached_build(cache: Path | None) -> CachedBuild:
+    return CachedBuild(
+        BINARY_NAME, KUBERNETES_VERSION, source_fingerprint(), cache, DockershimBuildError
     )
 
 
-def _go_binary() -> str:
-    candidates = [shutil.which("go"), "/usr/local/go/bin/go", "/usr/lib/go/bin/go"]
-    found = next((path for path in candidates if path and os.access(path, os.X_OK)), None)
-    if found is None:
-        raise DockershimBuildError("no `go` found on PATH (nor /usr/local/go/bin/go); install Go")
-    return found
-
-
-def _build(version_dir: Path, fingerprint: str) -> None:
-    go = _go_binary()
-    started = time.monotonic()
-    log_path = version_dir.parent / f"{KUBERNETES_VERSION}.build.log"
-    staging = Path(tempfile.mkdtemp(dir=version_dir.parent, prefix=f".build-{KUBERNETES_VERSION}-"))
-    try:
-        # Built from a copy: with -mod=mod, go may rewrite go.mod/go.sum, never in the repository.
-        source = staging / "src"
-        source.mkdir()
-        for name in SOURCE_FILES:
-            shutil.copyfile(SOURCE_DIR / name, source / name)
-        binary = staging / BINARY_NAME
-        environment = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
-        with open(log_path, "w") as log:
-            go_version = _run([go, "env", "GOVERSION"], source, log, log_path, environment)
-            command = [go, "build", "-trimpath", "-buildvcs=false", "-ldflags", version_ldflags()]
-            _run([*command, "-o", str(binary), "."], source, log, log_path, environment)
-        report = _run_binary([str(binary), "--version"])
-        if KUBERNETES_VERSION not in report:
-            raise DockershimBuildError(
-                f"built dockershim does not report {KUBERNETES_VERSION} (ldflags not applied?);"
-                f" `dockershim --version` said: {report.strip()[:300]}; build log {log_path}"
-            )
-        shutil.rmtree(source)
-        record = {
-            "tool": BINARY_NAME,
-            "kubernetes": KUBERNETES_VERSION,
-            "ldflags": version_ldflags(),
-            "cgo": False,
-            "go_version": go_version.strip(),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "build_seconds": round(time.monotonic() - started, 1),
-            "size_bytes": binary.stat().st_size,
-            "fingerprint": fingerprint,
-        }
-        (staging / BUILD_RECORD).write_text(json.dumps(record, indent=2) + "\n")
-        staging.chmod(0o755)
-        if version_dir.exists():
-            shutil.rmtree(version_dir)
-        staging.rename(version_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _run(
-    command: list[str], cwd: Path, log: object, log_path: Path, environment: dict[str, str]
-) -> str:
-    """Run a go command; stderr goes to the build log, stdout is returned (and logged)."""
-    env = {**os.environ, **environment}
-    env["PATH"] = os.pathsep.join([str(Path(command[0]).parent), env.get("PATH", "")])
-    log.write(f"$ {' '.join(command)}\n")  # type: ignore[attr-defined]
-    log.flush()  # type: ignore[attr-defined]
-    try:
-        completed = subprocess.run(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log,  # type: ignore[arg-type]
-            text=True,
-            timeout=BUILD_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise DockershimBuildError(
-            f"{' '.join(command[:2])} did not finish within {BUILD_TIMEOUT:.0f} s;"
-            f" log {log_path}:\n" + _tail(log_path)
-        ) from None
-    log.write(completed.stdout)  # type: ignore[attr-defined]
-    log.flush()  # type: ignore[attr-defined]
-    if completed.returncode != 0:
-        raise DockershimBuildError(
-            f"{' '.join(command[:2])} failed with exit code {completed.returncode};"
-            f" log {log_path}:\n" + _tail(log_path)
-        )
-    return completed.stdout
-
-
-def _run_binary(command: list[str]) -> str:
-    try:
-        completed = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return str(error)
-    return completed.stdout + completed.stderr
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as error:
-        return f"(no log: {error})"
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)
+def _build(session: BuildSession) -> dict[str, object]:
+    # Built from a copy: with -mod=mod, go may rewrite go.mod/go.sum, never in the repository.
+    source = session.staging / "src"
+    source.mkdir()
+    for name in SOURCE_FILES:
+        shutil.copyfile(SOURCE_DIR / name, source / name)
+    environment = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+    go_version = session.go_run(["env", "GOVERSION"], source, environment, BUILD_TIMEOUT)
+    command = ["build", "-trimpath", "-buildvcs=false", "-ldflags", version_ldflags()]
+    session.go_run([*command, "-o", str(session.binary), "."], source, environment, BUILD_TIMEOUT)
+    session.check_version_report(["--version"], KUBERNETES_VERSION)
+    shutil.rmtree(source)
+    return {
+        "tool": BINARY_NAME,
+        "kubernetes": KUBERNETES_VERSION,
+        "ldflags": version_ldflags(),
+        "cgo": False,
+        "go_version": go_version.strip(),
+        "size_bytes": session.binary.stat().st_size,
+    }
 
 
 # --- process -------------------------------------------------------------------------------------
-
-
-def _spawn(
-    command: list[str], log_path: Path, host_root: HostRoot, *, join_pid: int
-) -> subprocess.Popen[bytes]:
-    """Like runtimes' daemons, but the parent-death signal is SIGKILL: ``unshare --fork`` blocks
-    SIGTERM while it waits, and passes its own death on to dockershim (``--kill-child``)."""
-    if os.geteuid() != 0:
-        raise RuntimeStartError("dockershim in the lab needs root (namespaces)")
-    enter_namespaces = _isolation(os.fsencode(host_root.node_path("run")), join_pid)
-
-    def prepare() -> None:
-        enter_namespaces()
-        if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "DOCKER_HOST")
-    }
-    log_path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        try:
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=environment,
-                cwd="/",
-                start_new_session=True,
-                preexec_fn=prepare,
-            )
-        except subprocess.SubprocessError as error:
-            raise RuntimeStartError(f"could not isolate dockershim: {error}") from error
 
 
 def _signal_group(group: int, signal_number: int) -> None:

@@ -383,7 +383,10 @@ class LabFleet:
             return cls(lab_dir, current, started_here=False)
         lab_dir.mkdir(parents=True, exist_ok=True)
         (lab_dir / STATE_FILE).unlink(missing_ok=True)
-        stream.write(f"Starting the lab in {lab_dir} (first run fetches runtimes from Debian)\n")
+        # Fetching and building happen here, in the foreground with progress and no deadline;
+        # the supervisor then only starts daemons.
+        prepare(stream=stream)
+        stream.write(f"Starting the lab in {lab_dir}\n")
         stream.flush()
         log = open(lab_dir / SUPERVISOR_LOG, "w")  # noqa: SIM115 - handed to the child
         supervisor = subprocess.Popen(

@@ -12,29 +12,19 @@ Concurrent builds of the same tool (threads or processes) are serialised with a 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
-import os
-import shlex
-import shutil
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kruise_cri.lab.packages import cache_root
+from kruise_cri.lab.buildcache import BuildSession, CachedBuild, GoBuildError
 
-BUILD_RECORD = "build.json"
-LOG_TAIL_LINES = 40
 DOWNLOAD_TIMEOUT = 900.0
 BUILD_TIMEOUT = 3600.0
 
 
-class GoToolBuildError(RuntimeError):
+class GoToolBuildError(GoBuildError):
     """A pinned Go tool could not be fetched, built or verified. The message ends with the log
     tail of the step that failed."""
 
@@ -120,25 +110,13 @@ GO_TOOL_PINS: Mapping[str, GoToolPin] = {
 def ensure_go_tool(name: str, *, cache: Path | None = None) -> Path:
     """The path of the pinned tool ``name``, built from its Go module on first use."""
     pin = _pin(name)
-    version_dir = _version_dir(pin, cache)
-    binary = version_dir / pin.name
-    if _cached(pin, version_dir):
-        return binary
-    version_dir.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    with _locked(version_dir.parent / f".{pin.version}.lock"):
-        if _cached(pin, version_dir):
-            return binary
-        _build(pin, version_dir)
-    return binary
+    return _cached_build(pin, cache).ensure(lambda session: _build(pin, session))
 
 
 def go_tool_record(name: str, *, cache: Path | None = None) -> dict[str, object] | None:
     """The ``build.json`` of the cached build of ``name`` (when and how it was built), or None."""
-    pin = _pin(name)
-    version_dir = _version_dir(pin, cache)
-    if not _cached(pin, version_dir):
-        return None
-    return json.loads((version_dir / BUILD_RECORD).read_text())
+    build = _cached_build(_pin(name), cache)
+    return build.record() if build.valid() else None
 
 
 def _pin(name: str) -> GoToolPin:
@@ -148,94 +126,51 @@ def _pin(name: str) -> GoToolPin:
     return pin
 
 
-def _version_dir(pin: GoToolPin, cache: Path | None) -> Path:
-    return (cache if cache is not None else cache_root()) / "bin" / pin.name / pin.version
+def _cached_build(pin: GoToolPin, cache: Path | None) -> CachedBuild:
+    return CachedBuild(pin.name, pin.version, pin.fingerprint(), cache, GoToolBuildError)
 
 
-def _cached(pin: GoToolPin, version_dir: Path) -> bool:
-    binary = version_dir / pin.name
-    try:
-        record = json.loads((version_dir / BUILD_RECORD).read_text())
-    except (OSError, ValueError):
-        return False
-    return (
-        isinstance(record, dict)
-        and record.get("fingerprint") == pin.fingerprint()
-        and binary.is_file()
-        and os.access(binary, os.X_OK)
-    )
+def _build(pin: GoToolPin, session: BuildSession) -> dict[str, object]:
+    download = _download(pin, session)
+    source_dir = Path(str(download["Dir"]))
+    source_date = str(download.get("Time") or "")
+    go_version = session.go_run(["env", "GOVERSION"], session.staging).strip()
+    command = [
+        "build",
+        "-trimpath",
+        "-buildvcs=false",
+        "-mod=readonly",
+        "-ldflags",
+        pin.ldflags(source_date),
+        "-o",
+        str(session.binary),
+    ]
+    if pin.tags:
+        command += ["-tags", ",".join(pin.tags)]
+    command.append("./" + pin.package.strip("/"))
+    environment = {"CGO_ENABLED": "1" if pin.cgo else "0", "GOFLAGS": ""}
+    session.go_run(command, source_dir, environment, BUILD_TIMEOUT)
+    if pin.version_check:
+        expected = pin.version_expect.format(**pin.template_values(source_date))
+        session.check_version_report(pin.version_check, expected)
+    return {
+        "tool": pin.name,
+        "module": pin.module,
+        "version": pin.version,
+        "package": pin.package,
+        "ldflags": pin.ldflags(source_date),
+        "cgo": pin.cgo,
+        "tags": list(pin.tags),
+        "go_version": go_version,
+        "source_sum": download.get("Sum"),
+    }
 
 
-def _go_binary() -> str:
-    candidates = [shutil.which("go"), "/usr/local/go/bin/go", "/usr/lib/go/bin/go"]
-    found = next((path for path in candidates if path and os.access(path, os.X_OK)), None)
-    if found is None:
-        raise GoToolBuildError("no `go` found on PATH (nor /usr/local/go/bin/go); install Go")
-    return found
-
-
-def _build(pin: GoToolPin, version_dir: Path) -> None:
-    go = _go_binary()
-    started = time.monotonic()
-    log_path = version_dir.parent / f"{pin.version}.build.log"
-    staging = Path(tempfile.mkdtemp(dir=version_dir.parent, prefix=f".build-{pin.version}-"))
-    try:
-        with open(log_path, "w") as log:
-            download = _download(go, pin, staging, log, log_path)
-            source_dir = Path(download["Dir"])
-            source_date = str(download.get("Time") or "")
-            go_version = _run(go, [go, "env", "GOVERSION"], staging, log, log_path).strip()
-            command = [
-                go,
-                "build",
-                "-trimpath",
-                "-buildvcs=false",
-                "-mod=readonly",
-                "-ldflags",
-                pin.ldflags(source_date),
-                "-o",
-                str(staging / pin.name),
-            ]
-            if pin.tags:
-                command += ["-tags", ",".join(pin.tags)]
-            command.append("./" + pin.package.strip("/"))
-            environment = {"CGO_ENABLED": "1" if pin.cgo else "0", "GOFLAGS": ""}
-            _run(go, command, source_dir, log, log_path, environment, BUILD_TIMEOUT)
-            _verify(pin, staging / pin.name, source_date, log_path)
-        record = {
-            "tool": pin.name,
-            "module": pin.module,
-            "version": pin.version,
-            "package": pin.package,
-            "ldflags": pin.ldflags(source_date),
-            "cgo": pin.cgo,
-            "tags": list(pin.tags),
-            "go_version": go_version,
-            "source_sum": download.get("Sum"),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "build_seconds": round(time.monotonic() - started, 1),
-            "fingerprint": pin.fingerprint(),
-        }
-        (staging / BUILD_RECORD).write_text(json.dumps(record, indent=2) + "\n")
-        staging.chmod(0o755)
-        if version_dir.exists():
-            shutil.rmtree(version_dir)
-        staging.rename(version_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _download(
-    go: str, pin: GoToolPin, workdir: Path, log: object, log_path: Path
-) -> dict[str, object]:
+def _download(pin: GoToolPin, session: BuildSession) -> dict[str, object]:
     # Run outside any Go module, so no go.mod around the caller is read or changed.
-    output = _run(
-        go,
-        [go, "mod", "download", "-json", f"{pin.module}@{pin.version}"],
-        workdir,
-        log,
-        log_path,
+    output = session.go_run(
+        ["mod", "download", "-json", f"{pin.module}@{pin.version}"],
+        session.staging,
         {"GOFLAGS": ""},
         DOWNLOAD_TIMEOUT,
         check=False,
@@ -243,98 +178,11 @@ def _download(
     try:
         download = json.loads(output)
     except ValueError:
+        session.fail(f"go mod download {pin.module}@{pin.version} printed no JSON")
+    if not isinstance(download, dict) or download.get("Error") or not download.get("Dir"):
+        error = download.get("Error") if isinstance(download, dict) else download
         raise GoToolBuildError(
-            f"go mod download {pin.module}@{pin.version} printed no JSON; log {log_path}:\n"
-            + _tail(log_path)
-        ) from None
-    if download.get("Error") or not download.get("Dir"):
-        raise GoToolBuildError(
-            f"cannot fetch {pin.module}@{pin.version} for {pin.name}: {download.get('Error')}"
+            f"cannot fetch {pin.module}@{pin.version} for {pin.name}: {error}"
             f" (is the version served by the module proxy? `go list -m -versions {pin.module}`)"
         )
     return download
-
-
-def _run(
-    go: str,
-    command: list[str],
-    cwd: Path | None,
-    log: object,
-    log_path: Path,
-    environment: dict[str, str] | None = None,
-    timeout: float = 120.0,
-    *,
-    check: bool = True,
-) -> str:
-    """Run a go command; stderr goes to the build log, stdout is returned (and logged)."""
-    step = f"go {command[1]} {command[-1]}"
-    env = dict(os.environ)
-    env.update(environment or {})
-    env["PATH"] = os.pathsep.join([str(Path(go).parent), env.get("PATH", "")])
-    log.write(f"$ {shlex.join(command)}\n")  # type: ignore[attr-defined]
-    log.flush()  # type: ignore[attr-defined]
-    try:
-        completed = subprocess.run(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=log,  # type: ignore[arg-type]
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise GoToolBuildError(
-            f"{step} did not finish within {timeout:.0f} s; log {log_path}:\n" + _tail(log_path)
-        ) from None
-    log.write(completed.stdout)  # type: ignore[attr-defined]
-    log.flush()  # type: ignore[attr-defined]
-    if check and completed.returncode != 0:
-        raise GoToolBuildError(
-            f"{step} failed with exit code {completed.returncode};"
-            f" log {log_path}:\n" + _tail(log_path)
-        )
-    return completed.stdout
-
-
-def _verify(pin: GoToolPin, binary: Path, source_date: str, log_path: Path) -> None:
-    if not pin.version_check:
-        return
-    expected = pin.version_expect.format(**pin.template_values(source_date))
-    try:
-        completed = subprocess.run(
-            [str(binary), *pin.version_check],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        output = completed.stdout + completed.stderr
-    except (OSError, subprocess.TimeoutExpired) as error:
-        output = str(error)
-    if expected not in output:
-        raise GoToolBuildError(
-            f"built {pin.name} does not report version {expected!r} (ldflags not applied?);"
-            f" `{pin.name} {' '.join(pin.version_check)}` said: {output.strip()[:500]};"
-            f" build log {log_path}"
-        )
-
-
-def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as error:
-        return f"(no log: {error})"
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)

@@ -10,7 +10,6 @@ calls use the record and need no network.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import pwd
@@ -20,9 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from kruise_cri.lab.buildcache import cache_root, locked
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 SUITES = ("bullseye", "bookworm", "trixie", "sid")
@@ -106,14 +107,6 @@ class RuntimeBuild:
         return ".".join(self.upstream_version.split(".")[:2])
 
 
-def cache_root() -> Path:
-    """``$KRUISE_CRI_CACHE`` or ``~/.cache/kruise-cri``."""
-    configured = os.environ.get("KRUISE_CRI_CACHE")
-    if configured:
-        return Path(configured).expanduser().resolve()
-    return Path.home() / ".cache" / "kruise-cri"
-
-
 def upstream_version(debian_version: str) -> str:
     """``1:1.6.20~ds1-1+deb12u3`` -> ``1.6.20``; ``20.10.24+dfsg1-1+b6`` -> ``20.10.24``."""
     without_epoch = debian_version.split(":", 1)[-1]
@@ -137,7 +130,7 @@ def ensure_runtime(name: str, *, cache: Path | None = None) -> RuntimeBuild:
     if cached is not None:
         return cached
     _make_dir(root)
-    with _locked(root / ".lock"):
+    with locked(root / ".lock"):
         cached = _load_record(root, pin)
         if cached is not None:
             return cached
@@ -345,13 +338,3 @@ def _write_atomically(path: Path, content: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "a") as lock_file:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock_file, fcntl.LOCK_UN)

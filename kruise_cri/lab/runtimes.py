@@ -30,11 +30,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from kruise_cri.lab import buildcache
 from kruise_cri.lab.packages import RuntimeBuild
 
 UNIX_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
@@ -173,7 +174,7 @@ class RunningRuntime:
         return self.process.poll() is None
 
     def log_tail(self, lines: int = 30) -> str:
-        return _tail(self.log_path, lines)
+        return buildcache.log_tail(self.log_path, lines)
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout`` seconds; also ends shims the daemon left.
@@ -304,7 +305,7 @@ def start_containerd(
     if build.containerd is None or build.ctr is None:
         raise ValueError(f"{build.name} has no containerd binary")
     layout = ContainerdLayout.for_socket(host_root, socket_rel, config_rel, state_rel, root_rel)
-    _check_socket_path(layout.socket)
+    check_socket_path(layout.socket)
     for other in host_root.runtimes():
         if other.alive() and {other.socket, other.config_path, other.state_dir} & {
             layout.socket,
@@ -316,7 +317,7 @@ def start_containerd(
         directory.mkdir(mode=0o755, parents=True, exist_ok=True)
     layout.config.write_text(containerd_config(build, layout, cri=cri, schema=schema))
     path_dirs = build.bin_dirs + (runc.bin_dirs if runc is not None else [])
-    process = _spawn(
+    process = spawn_isolated(
         [str(build.containerd), "--config", str(layout.config), "--log-level", "info"],
         log_path=layout.log,
         path_dirs=path_dirs,
@@ -334,9 +335,11 @@ def start_containerd(
         state_dir=layout.state,
         shim_address=str(layout.socket),
     )
-    _register(runtime)
+    register_runtime(runtime)
     ctr = [str(build.ctr), "--address", str(layout.socket), "version"]
-    _wait_until(runtime, timeout, lambda: layout.socket.exists() and _command_succeeds(ctr))
+    wait_until_answering(
+        runtime, timeout, lambda: layout.socket.exists() and _command_succeeds(ctr)
+    )
     return runtime
 
 
@@ -368,7 +371,7 @@ def start_dockerd(
     if conflicts:
         raise ValueError(f"daemon_json sets {conflicts}, which start_dockerd passes as flags")
     socket_path = host_root.node_path(socket_rel)
-    _check_socket_path(socket_path)
+    check_socket_path(socket_path)
     data_root = host_root.node_path("var/lib/docker")
     exec_root = host_root.node_path("run/docker")
     if daemon_json is not None:
@@ -404,7 +407,7 @@ def start_dockerd(
     ]
     if storage_driver is not None:
         command.append(f"--storage-driver={storage_driver}")
-    process = _spawn(
+    process = spawn_isolated(
         command,
         log_path=log_path,
         path_dirs=runc_build.bin_dirs + build.bin_dirs,
@@ -421,8 +424,8 @@ def start_dockerd(
         config_path=config_file,
         cri=False,
     )
-    _register(runtime)
-    _wait_until(runtime, timeout, lambda: _docker_ping(socket_path))
+    register_runtime(runtime)
+    wait_until_answering(runtime, timeout, lambda: _docker_ping(socket_path))
     return runtime
 
 
@@ -581,10 +584,12 @@ _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
 
 
-def _isolation(host_run: bytes, join_pid: int | None) -> Callable[[], None]:
+def _isolation(
+    host_run: bytes, join_pid: int | None, death_signal: int = signal.SIGTERM
+) -> Callable[[], None]:
     """What the child runs between fork and exec.
 
-    - SIGTERM when the parent thread dies;
+    - ``death_signal`` when the parent thread dies;
     - its own network namespace with loopback up: the CRI streaming server (127.0.0.1, random
       port, cannot be turned off) and 1.4's abstract shim sockets stay off the host's network;
     - its own mount namespace with ``<host root>/run`` bound on ``/run``: paths the daemons
@@ -598,7 +603,7 @@ def _isolation(host_run: bytes, join_pid: int | None) -> Callable[[], None]:
     """
 
     def enter() -> None:
-        if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        if _libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
         if join_pid is not None:
             for namespace, flag in (("net", _CLONE_NEWNET), ("mnt", _CLONE_NEWNS)):
@@ -623,14 +628,18 @@ def _isolation(host_run: bytes, join_pid: int | None) -> Callable[[], None]:
     return enter
 
 
-def _spawn(
+def spawn_isolated(
     command: list[str],
     *,
     log_path: Path,
-    path_dirs: list[Path],
     host_root: HostRoot,
+    path_dirs: Sequence[Path] = (),
     join_pid: int | None = None,
+    death_signal: int = signal.SIGTERM,
 ) -> subprocess.Popen[bytes]:
+    """Start a lab daemon: in a new session, output appended to ``log_path``, with ``path_dirs``
+    leading its PATH, in namespaces of its own (or those of ``join_pid``; see ``_isolation``),
+    and sent ``death_signal`` when the calling thread dies. Root only."""
     if os.geteuid() != 0:
         raise RuntimeStartError("the lab runtimes need root (namespaces, mounts, runc)")
     environment = {
@@ -652,13 +661,17 @@ def _spawn(
                 env=environment,
                 cwd="/",
                 start_new_session=True,
-                preexec_fn=_isolation(os.fsencode(host_root.node_path("run")), join_pid),
+                preexec_fn=_isolation(
+                    os.fsencode(host_root.node_path("run")), join_pid, death_signal
+                ),
             )
         except subprocess.SubprocessError as error:
             raise RuntimeStartError(f"could not isolate {command[0]}: {error}") from error
 
 
-def _register(runtime: RunningRuntime) -> None:
+def register_runtime(runtime: RunningRuntime) -> None:
+    """Track ``runtime`` for :func:`running_runtimes`, :meth:`HostRoot.cleanup` and the atexit
+    :func:`stop_all`."""
     global _atexit_registered
     with _registry_lock:
         _running.append(runtime)
@@ -667,7 +680,11 @@ def _register(runtime: RunningRuntime) -> None:
             _atexit_registered = True
 
 
-def _wait_until(runtime: RunningRuntime, timeout: float, ready: Callable[[], bool]) -> None:
+def wait_until_answering(
+    runtime: RunningRuntime, timeout: float, ready: Callable[[], bool]
+) -> None:
+    """Poll ``ready`` until it is true. If the daemon exits first or ``timeout`` seconds pass,
+    stop it and raise :class:`RuntimeStartError` with its log tail."""
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
@@ -793,13 +810,7 @@ def _unmount_beneath(path: Path) -> None:
         subprocess.run(["umount", "-l", mount_point], check=False, capture_output=True)
 
 
-def _check_socket_path(path: Path) -> None:
+def check_socket_path(path: Path) -> None:
+    """Refuse a unix socket path too long for ``sun_path``."""
     if len(os.fsencode(path)) > UNIX_PATH_MAX:
         raise ValueError(f"socket path {path} is longer than {UNIX_PATH_MAX} bytes")
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as error:
-        return f"(no log: {error})"
