@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -34,6 +33,13 @@ from kruise_cri.lab.runtimes import (
     running_runtimes,
     start_containerd,
     start_dockerd,
+)
+from tests.integration.procfs import (
+    connect_error,
+    process_running,
+    read_varint,
+    socket_inodes_of,
+    tcp_listener_inodes,
 )
 
 # The first run builds dockershim (minutes; see ensure_dockershim) inside a fixture, which counts
@@ -130,17 +136,6 @@ def protobuf_fields(message: bytes) -> list[tuple[int, bytes]]:
     return fields
 
 
-def read_varint(data: bytes, offset: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, offset
-
-
 def import_image(docker_build: RuntimeBuild, docker_socket: Path, reference: str) -> None:
     """`docker import` a one-file root filesystem (no registry is reachable from the lab)."""
     assert docker_build.docker is not None
@@ -157,45 +152,6 @@ def import_image(docker_build: RuntimeBuild, docker_socket: Path, reference: str
         check=True,
         timeout=60,
     )
-
-
-def process_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def connect_error(socket_path: Path) -> type[OSError] | None:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(str(socket_path))
-        except OSError as error:
-            return type(error)
-    return None
-
-
-def tcp_listener_inodes(net: str) -> set[int]:
-    inodes: set[int] = set()
-    for table in ("tcp", "tcp6"):
-        for line in Path(net, table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A":  # TCP_LISTEN
-                inodes.add(int(fields[9]))
-    return inodes
-
-
-def socket_inodes_of(pid: int) -> set[int]:
-    inodes: set[int] = set()
-    for entry in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(entry)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[len("socket:[") : -1]))
-    return inodes
 
 
 # --- the build ----------------------------------------------------------------------------------

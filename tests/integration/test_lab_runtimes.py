@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,13 @@ from kruise_cri.lab.runtimes import (
     running_runtimes,
     start_containerd,
     start_dockerd,
+)
+from tests.integration.procfs import (
+    connect_error,
+    process_running,
+    read_varint,
+    socket_inodes_of,
+    tcp_listener_inodes,
 )
 
 pytestmark = pytest.mark.runtimes
@@ -156,17 +162,6 @@ def protobuf_strings(message: bytes) -> dict[int, str]:
     return fields
 
 
-def read_varint(data: bytes, offset: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, offset
-
-
 def ctr_version(runtime: RunningRuntime) -> str:
     assert runtime.build.ctr is not None
     return subprocess.run(
@@ -176,47 +171,6 @@ def ctr_version(runtime: RunningRuntime) -> str:
         check=True,
         timeout=30,
     ).stdout
-
-
-def host_tcp_listener_inodes(net: str = "/proc/self/net") -> set[int]:
-    """Socket inodes of TCP listeners in a network namespace (by default this process's)."""
-    inodes: set[int] = set()
-    for table in ("tcp", "tcp6"):
-        for line in Path(net, table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A":  # TCP_LISTEN
-                inodes.add(int(fields[9]))
-    return inodes
-
-
-def socket_inodes_of(pid: int) -> set[int]:
-    inodes: set[int] = set()
-    for entry in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(entry)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[len("socket:[") : -1]))
-    return inodes
-
-
-def connect_error(path: Path) -> type[OSError] | None:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-        try:
-            client.connect(str(path))
-        except OSError as error:
-            return type(error)
-    return None
-
-
-def process_running(pid: int) -> bool:
-    """False once the process is gone or a zombie (its parent, maybe init, has yet to reap it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -480,10 +434,10 @@ def test_nothing_listens_on_the_hosts_network_or_writes_host_paths(lab: Lab):
         assert os.readlink(f"/proc/{runtime.pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
         our_inodes |= socket_inodes_of(runtime.pid)
     assert our_inodes
-    assert not (host_tcp_listener_inodes() & our_inodes)
+    assert not (tcp_listener_inodes() & our_inodes)
     # The CRI streaming server does listen on TCP, inside each daemon's own network namespace.
     for runtime in lab.cri.values():
-        inside = host_tcp_listener_inodes(f"/proc/{runtime.pid}/net")
+        inside = tcp_listener_inodes(f"/proc/{runtime.pid}/net")
         assert inside & socket_inodes_of(runtime.pid), runtime
     created = [path for path in lab.absent_before if os.path.lexists(path)]
     assert created == []
