@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -53,7 +53,6 @@ class NodeSpec:
     with_docker: bool = False
     # Kubernetes 1.23's dockershim, built from its Go module, serving /run/dockershim.sock.
     with_dockershim: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def kubeadm_flags(*flags: str) -> str:
@@ -82,6 +81,17 @@ def kubelet_config(cgroup_driver: str, endpoint: str | None = None) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
+def kubeadm_node_files(
+    flags: tuple[str, ...], cgroup_driver: str, config_endpoint: str | None = None
+) -> dict[str, str]:
+    """What kubeadm leaves on a node: its kubelet drop-in, kubeadm-flags.env and config.yaml."""
+    return {
+        DROPIN_PATH: KUBEADM_DROPIN,
+        FLAGS_PATH: kubeadm_flags(*flags),
+        CONFIG_PATH: kubelet_config(cgroup_driver, config_endpoint),
+    }
+
+
 DROPIN_PATH = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
 FLAGS_PATH = "/var/lib/kubelet/kubeadm-flags.env"
 CONFIG_PATH = "/var/lib/kubelet/config.yaml"
@@ -99,50 +109,40 @@ NODES: tuple[NodeSpec, ...] = (
         name="node-containerd-1-4",
         description="containerd 1.4.13 (Debian bullseye), kubelet 1.22 with a remote endpoint",
         containerds=(ContainerdSpec("containerd-1.4"),),
-        files={
-            DROPIN_PATH: KUBEADM_DROPIN,
-            FLAGS_PATH: kubeadm_flags(
+        files=kubeadm_node_files(
+            (
                 "--container-runtime=remote",
                 f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}",
                 "--pod-infra-container-image=k8s.gcr.io/pause:3.5",
             ),
-            CONFIG_PATH: kubelet_config("systemd"),
-        },
+            "systemd",
+        ),
         compatible_lines=frozenset({"1.4", "1.5"}),
     ),
     NodeSpec(
         name="node-containerd-1-6",
         description="containerd 1.6.20 (Debian bookworm), kubelet 1.26 with a remote endpoint",
         containerds=(ContainerdSpec("containerd-1.6"),),
-        files={
-            DROPIN_PATH: KUBEADM_DROPIN,
-            FLAGS_PATH: kubeadm_flags(
-                "--container-runtime=remote", f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}"
-            ),
-            CONFIG_PATH: kubelet_config("systemd"),
-        },
+        files=kubeadm_node_files(
+            ("--container-runtime=remote", f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}"),
+            "systemd",
+        ),
         compatible_lines=frozenset(LINES),
     ),
     NodeSpec(
         name="node-containerd-1-7",
         description="containerd 1.7.24 (Debian trixie), kubelet 1.28 with the endpoint flag only",
         containerds=(ContainerdSpec("containerd-1.7"),),
-        files={
-            DROPIN_PATH: KUBEADM_DROPIN,
-            FLAGS_PATH: kubeadm_flags(f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}"),
-            CONFIG_PATH: kubelet_config("systemd"),
-        },
+        files=kubeadm_node_files(
+            (f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}",), "systemd"
+        ),
         compatible_lines=frozenset(LINES),
     ),
     NodeSpec(
         name="node-containerd-2",
         description="containerd 2.1.9 (Debian sid), kubelet 1.31 with the endpoint in its config",
         containerds=(ContainerdSpec("containerd-2"),),
-        files={
-            DROPIN_PATH: KUBEADM_DROPIN,
-            FLAGS_PATH: kubeadm_flags("--node-ip=10.0.0.4"),
-            CONFIG_PATH: kubelet_config("systemd", CONTAINERD_ENDPOINT),
-        },
+        files=kubeadm_node_files(("--node-ip=10.0.0.4",), "systemd", CONTAINERD_ENDPOINT),
         compatible_lines=frozenset({"1.5", "1.6", "1.7", "1.8"}),
     ),
     NodeSpec(
@@ -155,13 +155,9 @@ NODES: tuple[NodeSpec, ...] = (
         with_docker=True,
         with_dockershim=True,
         docker_daemon_json=DOCKER_DAEMON_JSON,
-        files={
-            DROPIN_PATH: KUBEADM_DROPIN,
-            FLAGS_PATH: kubeadm_flags(
-                "--network-plugin=cni", "--pod-infra-container-image=k8s.gcr.io/pause:3.6"
-            ),
-            CONFIG_PATH: kubelet_config("systemd"),
-        },
+        files=kubeadm_node_files(
+            ("--network-plugin=cni", "--pod-infra-container-image=k8s.gcr.io/pause:3.6"), "systemd"
+        ),
         compatible_lines=frozenset({"1.4", "1.5"}),
     ),
     NodeSpec(
@@ -173,11 +169,9 @@ NODES: tuple[NodeSpec, ...] = (
         containerds=(ContainerdSpec("containerd-1.6"),),
         with_docker=True,
         with_dockershim=True,
-        files={
-            DROPIN_PATH: KUBEADM_DROPIN,
-            FLAGS_PATH: kubeadm_flags("--container-runtime=docker", "--network-plugin=cni"),
-            CONFIG_PATH: kubelet_config("cgroupfs"),
-        },
+        files=kubeadm_node_files(
+            ("--container-runtime=docker", "--network-plugin=cni"), "cgroupfs"
+        ),
         compatible_lines=frozenset({"1.4", "1.5"}),
     ),
 )

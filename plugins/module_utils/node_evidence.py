@@ -22,7 +22,9 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.docker_api 
     docker_engine_facts,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.node_paths import (
+    PathLoopError,
     node_path_kind,
+    resolve_node_path,
     under_root,
 )
 
@@ -92,13 +94,19 @@ def endpoint_to_path(endpoint):
 
 
 def read_node_file(host_root, node_path):
-    host_path = under_root(host_root, node_path)
+    """Read a node file; its symlinks resolve inside host_root, never to the machine we run on."""
+    try:
+        resolved = resolve_node_path(host_root, node_path)
+    except PathLoopError:
+        return {"content": None, "error": "too many levels of symbolic links"}
+    except OSError as error:
+        return {"content": None, "error": error.strerror or str(error)}
+    if resolved is None:
+        return {"content": None, "error": "missing"}
+    host_path = under_root(host_root, resolved)
     try:
         if not os.path.isfile(host_path):
-            return {
-                "content": None,
-                "error": "not a file" if os.path.exists(host_path) else "missing",
-            }
+            return {"content": None, "error": "not a file"}
         with open(host_path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except (IOError, OSError) as error:
@@ -111,11 +119,23 @@ def read_node_file(host_root, node_path):
 
 
 def kubelet_unit_files(host_root):
+    """kubelet.service and its drop-ins in every unit directory, each directory once (on a
+    merged-/usr node /lib/systemd/system is /usr/lib/systemd/system)."""
     paths = []
+    seen_dirs = set()
     for unit_dir in KUBELET_UNIT_DIRS:
+        try:
+            resolved_dir = resolve_node_path(host_root, unit_dir)
+        except (PathLoopError, OSError):
+            continue
+        if resolved_dir is None or resolved_dir in seen_dirs:
+            continue
+        seen_dirs.add(resolved_dir)
         paths.append(unit_dir + "/kubelet.service")
-        pattern = under_root(host_root, unit_dir + "/kubelet.service.d/*.conf")
-        for host_path in sorted(glob.glob(pattern)):
+        dropins = resolve_node_path(host_root, unit_dir + "/kubelet.service.d")
+        if dropins is None:
+            continue
+        for host_path in sorted(glob.glob(under_root(host_root, dropins) + "/*.conf")):
             paths.append(unit_dir + "/kubelet.service.d/" + os.path.basename(host_path))
     return paths
 

@@ -13,6 +13,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_comp
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.node_evidence import (
     KRUISE_SOCKET_NAMES,
     endpoint_to_path,
+    kubelet_unit_files,
     read_node_file,
     socket_candidates,
 )
@@ -104,3 +105,28 @@ def test_read_node_file_reasons(root: Path) -> None:
         secret.write_text("x")
         secret.chmod(0)
         assert read_node_file(str(root), "/secret")["error"] == "permission denied"
+
+
+def test_files_behind_absolute_symlinks_are_read_inside_the_root(root: Path) -> None:
+    (root / "etc" / "docker").mkdir(parents=True)
+    (root / "srv").mkdir()
+    (root / "srv" / "daemon.json").write_text('{"inside": true}')
+    (root / "etc" / "docker" / "daemon.json").symlink_to("/srv/daemon.json")
+    assert read_node_file(str(root), "/etc/docker/daemon.json")["content"] == '{"inside": true}'
+    (root / "etc" / "hostname").symlink_to("/etc/hostname")  # a loop inside the root
+    assert (
+        read_node_file(str(root), "/etc/hostname")["error"] == "too many levels of symbolic links"
+    )
+    (root / "etc" / "passwd").symlink_to("/nonexistent-on-the-node")
+    assert read_node_file(str(root), "/etc/passwd") == {"content": None, "error": "missing"}
+
+
+def test_merged_usr_unit_directories_are_read_once(root: Path) -> None:
+    dropins = root / "usr" / "lib" / "systemd" / "system" / "kubelet.service.d"
+    dropins.mkdir(parents=True)
+    (dropins / "10-kubeadm.conf").write_text("[Service]\n")
+    (root / "lib").symlink_to("usr/lib")
+    assert kubelet_unit_files(str(root)) == [
+        "/lib/systemd/system/kubelet.service",
+        "/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",
+    ]
