@@ -298,6 +298,7 @@ def inventory(hosts: dict[str, HostRoot], types: dict[str, NodeSpec], python: Pa
                             "ansible_connection": "local",
                             "ansible_python_interpreter": str(python),
                             "kruise_cri_host_root": str(root.path),
+                            "kruise_cri_become": False,
                             "kruise_cri_node_type": types[name].name,
                         }
                         for name, root in hosts.items()

@@ -91,6 +91,11 @@ def describe_node_event(kind: str, data: dict[str, Any], target_line: str | None
     if kind == "runner_on_unreachable":
         return "UNREACHABLE " + str(result.get("msg", "")).strip()[:200]
     if kind == "runner_on_failed":
+        if "future feature annotations" in str(result.get("module_stderr", "")):
+            return (
+                "FAILED the node's Python is older than 3.7, which ansible-core 2.17+ cannot "
+                "manage: assess it with .venv-core2.16/bin/kruise-cri"
+            )
         return "FAILED " + str(result.get("msg", "")).strip()[:200]
     facts = (result.get("ansible_facts") or {}).get("kruise_cri") or {}
     runtimes = ", ".join(

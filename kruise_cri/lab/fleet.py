@@ -279,6 +279,7 @@ def inventory_for(nodes: dict[str, HostRoot], python: Path) -> dict[str, object]
                         name: {
                             "ansible_connection": "local",
                             "ansible_python_interpreter": str(python),
+                            "kruise_cri_become": False,  # the lab runs as root already
                             "kruise_cri_host_root": str(root.path),
                         }
                         for name, root in nodes.items()

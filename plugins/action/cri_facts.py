@@ -30,7 +30,7 @@ class ActionModule(ActionBase):
         facts = build_facts(
             module_result["evidence"],
             socket_location=module_args.get("kruise_socket_location") or "/var/run",
-            socket_file=module_args.get("kruise_socket_file"),
+            socket_file=module_args.get("kruise_socket_file") or None,
         )
         result.update(changed=False, ansible_facts={"kruise_cri": facts})
         return result

@@ -50,15 +50,16 @@ def node_outcomes(
     failed: dict[str, str] = {}
     unreachable: dict[str, str] = {}
     for node in nodes:
-        node_vars = hostvars.get(node) or {}
-        node_facts = (node_vars.get("ansible_facts") or {}).get("kruise_cri")
-        result = node_vars.get(result_var)
-        if node_facts:
-            facts[node] = node_facts
-        elif result and result.get("unreachable"):
+        # This run's registered result decides, not hostvars' ansible_facts: with fact caching
+        # (AWX fact storage, jsonfile) a node that fails now would still show an old assessment.
+        result = (hostvars.get(node) or {}).get(result_var)
+        node_facts = ((result or {}).get("ansible_facts") or {}).get("kruise_cri")
+        if result and result.get("unreachable"):
             unreachable[node] = str(result.get("msg") or "unreachable")
         elif result and result.get("failed"):
             failed[node] = str(result.get("msg") or "failed")
+        elif node_facts:
+            facts[node] = node_facts
         else:
             unreachable[node] = "no result: the host was unreachable or left the play early"
     return {"facts": facts, "failed": failed, "unreachable": unreachable}

@@ -6,6 +6,7 @@ ask."""
 from __future__ import absolute_import, division, print_function
 
 import json
+import os
 import socket
 
 try:
@@ -14,6 +15,9 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on nodes
     raise
 
 __metaclass__ = type
+
+SUN_PATH_MAX = 107
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 class UnixHTTPConnection(http_client.HTTPConnection):
@@ -24,11 +28,20 @@ class UnixHTTPConnection(http_client.HTTPConnection):
     def connect(self):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
+        directory_fd = None
         try:
-            sock.connect(self.socket_path)
+            address = self.socket_path
+            if len(os.fsencode(address)) > SUN_PATH_MAX:
+                # sun_path holds 107 bytes; a deep socket is reached through its directory.
+                directory_fd = os.open(os.path.dirname(address), os.O_RDONLY)
+                address = "/proc/self/fd/%d/%s" % (directory_fd, os.path.basename(address))
+            sock.connect(address)
         except Exception:
             sock.close()
             raise
+        finally:
+            if directory_fd is not None:
+                os.close(directory_fd)
         self.sock = sock
 
 
@@ -41,13 +54,15 @@ def docker_get(socket_path, path, timeout):
     try:
         connection.request("GET", path, headers={"Host": "docker"})
         response = connection.getresponse()
-        body = response.read()
+        body = response.read(MAX_BODY_BYTES + 1)
     except socket.timeout:
         raise DockerAPIError("no answer within %.1f s" % timeout) from None
     except (OSError, http_client.HTTPException) as error:
         raise DockerAPIError(describe_socket_error(error)) from None
     finally:
         connection.close()
+    if len(body) > MAX_BODY_BYTES:
+        raise DockerAPIError("GET %s answered more than %d bytes" % (path, MAX_BODY_BYTES))
     if response.status != 200:
         raise DockerAPIError("GET %s answered HTTP %d" % (path, response.status))
     try:
@@ -60,7 +75,9 @@ def docker_get(socket_path, path, timeout):
 
 def describe_socket_error(error):
     text = getattr(error, "strerror", None) or str(error) or error.__class__.__name__
-    return text[0].lower() + text[1:] if text else "error"
+    if len(text) > 1 and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text or "error"
 
 
 def docker_engine_facts(socket_path, timeout):

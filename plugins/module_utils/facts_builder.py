@@ -467,6 +467,20 @@ def build_facts(
             kubelet_endpoint=kubelet.get("runtime_endpoint"),
         ),
     )
+    denied = [
+        endpoint["socket"]
+        for endpoint in endpoints
+        if "permission denied" in str(endpoint.get("error") or "").lower()
+    ]
+    if denied:
+        findings.append(
+            _finding(
+                "error",
+                denied[0],
+                f"permission denied on {', '.join(denied)}: the verdicts below are not "
+                "reliable; run as root (kruise_cri_become: true)",
+            )
+        )
     unique: list[Finding] = []
     for finding in findings:
         if finding not in unique:

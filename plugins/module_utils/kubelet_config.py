@@ -592,8 +592,8 @@ def parse_kubelet(
             _finding(
                 "warning",
                 PROCESS_SOURCE,
-                f"{len(processes)} kubelet processes run; using the first: "
-                + " ".join(processes[0]),
+                # Only the program: k3s/rke2 command lines can carry tokens.
+                f"{len(processes)} kubelet processes run; using the first, {processes[0][0]}",
             )
         )
     if processes and _k3s_command(processes[0]):

@@ -9,11 +9,11 @@ size cap, /proc is scanned for the kubelet's and containerd's argv.
 from __future__ import absolute_import, division, print_function
 
 import errno
-import glob
 import os
 import re
 import subprocess
 import threading
+import time
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cri_probe import (
     probe_cri_socket,
@@ -132,11 +132,14 @@ def kubelet_unit_files(host_root):
             continue
         seen_dirs.add(resolved_dir)
         paths.append(unit_dir + "/kubelet.service")
-        dropins = resolve_node_path(host_root, unit_dir + "/kubelet.service.d")
-        if dropins is None:
+        try:
+            dropins = resolve_node_path(host_root, unit_dir + "/kubelet.service.d")
+            names = os.listdir(under_root(host_root, dropins)) if dropins else []
+        except (PathLoopError, OSError):
             continue
-        for host_path in sorted(glob.glob(under_root(host_root, dropins) + "/*.conf")):
-            paths.append(unit_dir + "/kubelet.service.d/" + os.path.basename(host_path))
+        for name in sorted(names):
+            if name.endswith(".conf"):
+                paths.append(unit_dir + "/kubelet.service.d/" + name)
     return paths
 
 
@@ -160,7 +163,7 @@ def process_argvs(host_root, programs):
     return argvs
 
 
-def kubelet_binary_version(host_root):
+def kubelet_binary_version(host_root, timeout=KUBELET_VERSION_TIMEOUT):
     for node_path in KUBELET_BINARIES:
         host_path = under_root(host_root, node_path)
         if not os.path.isfile(host_path):
@@ -173,7 +176,7 @@ def kubelet_binary_version(host_root):
             output = subprocess.check_output(
                 [host_path, "--version"],
                 stderr=subprocess.STDOUT,
-                timeout=KUBELET_VERSION_TIMEOUT,
+                timeout=timeout,
                 universal_newlines=True,
             )
             found["version_output"] = output.strip()
@@ -214,8 +217,12 @@ def is_cri_candidate(path, roles):
     return named_by_user or os.path.basename(path) not in NON_CRI_NAMES
 
 
-def run_in_threads(jobs):
-    """Run callables concurrently; returns their results in order. Probes are I/O bound."""
+def run_in_threads(jobs, deadline_seconds):
+    """Run callables concurrently; returns their results in order. Probes are I/O bound.
+
+    A job still running at the deadline is abandoned (its thread is a daemon) and reported as
+    not answering: however a peer misbehaves, collection costs about one deadline.
+    """
     results = [None] * len(jobs)
 
     def run(index, job):
@@ -232,8 +239,15 @@ def run_in_threads(jobs):
     for thread in threads:
         thread.daemon = True
         thread.start()
-    for thread in threads:
-        thread.join()
+    deadline = time.monotonic() + deadline_seconds
+    for index, thread in enumerate(threads):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            results[index] = {
+                "probes": {},
+                "ok": False,
+                "error": "no answer within %.1f s" % deadline_seconds,
+            }
     return results
 
 
@@ -278,7 +292,7 @@ def collect_evidence(
             {
                 "path": path,
                 "resolved": resolved,
-                "exists": kind not in ("missing", "loop"),
+                "exists": kind not in ("missing", "loop") and not kind.startswith("error: "),
                 "is_socket": kind == "socket",
                 "kind": kind,
                 "roles": roles,
@@ -313,8 +327,9 @@ def collect_evidence(
         jobs.append(
             lambda: docker_engine_facts(under_root(host_root, docker_socket), probe_timeout)
         )
-    jobs.append(lambda: kubelet_binary_version(host_root))
-    results = run_in_threads(jobs)
+    jobs.append(lambda: kubelet_binary_version(host_root, probe_timeout))
+    # Each probe bounds itself by probe_timeout; the slack covers thread start-up only.
+    results = run_in_threads(jobs, probe_timeout + 0.5)
     kubelet_binary = results.pop()
     docker = results.pop() if docker_socket else None
     if docker:
@@ -341,6 +356,8 @@ def collect_evidence(
 
 
 def describe_kind(kind):
+    if kind.startswith("error: "):
+        return kind[len("error: ") :]
     return {
         "missing": None,
         "loop": "too many levels of symbolic links",

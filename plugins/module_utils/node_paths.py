@@ -63,11 +63,15 @@ def resolve_node_path(host_root, node_path):
 
 
 def node_path_kind(host_root, node_path):
-    """Return (resolved, kind) where kind is socket|file|directory|other|missing."""
+    """Return (resolved, kind): kind is socket|file|directory|other|missing|loop, or
+    "error: <reason>" when the path cannot be looked at (a folder without permission, a name
+    too long)."""
     try:
         resolved = resolve_node_path(host_root, node_path)
     except PathLoopError:
         return None, "loop"
+    except OSError as error:
+        return None, "error: %s" % (error.strerror or error).lower()
     if resolved is None:
         return None, "missing"
     try:

@@ -53,7 +53,8 @@ options:
   kruise_socket_file:
     description:
       - The chart value C(daemon.socketFile). When set, kruise-daemon skips detection and uses only
-        this socket beneath I(kruise_socket_location).
+        this socket beneath I(kruise_socket_location). An empty string, the chart's default, means
+        unset.
     type: str
 attributes:
   check_mode:
@@ -147,10 +148,9 @@ def validate(module):
             msg="kruise_socket_location %r is not an absolute path; give the node directory the "
             "chart mounts, e.g. /var/run or /run/k3s" % location
         )
-    socket_file = params["kruise_socket_file"]
-    if socket_file is not None and (
-        not socket_file or socket_file.startswith("/") or ".." in socket_file.split("/")
-    ):
+    # The chart's own default for daemon.socketFile is "": unset.
+    socket_file = params["kruise_socket_file"] = params["kruise_socket_file"] or None
+    if socket_file is not None and (socket_file.startswith("/") or ".." in socket_file.split("/")):
         module.fail_json(
             msg="kruise_socket_file %r must be a name relative to kruise_socket_location, as the "
             "chart's daemon.socketFile, e.g. containerd/containerd.sock" % socket_file

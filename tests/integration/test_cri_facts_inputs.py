@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,3 +139,38 @@ def test_check_mode_gives_the_same_facts(fleet, node_inventory) -> None:
     checked = facts_of(node_inventory, {"host_root": root}, "--check")
     assert checked["kruise_daemon"] == normal["kruise_daemon"]
     assert [e["socket"] for e in checked["endpoints"]] == [e["socket"] for e in normal["endpoints"]]
+
+
+def test_docker_socket_that_drips_bytes_costs_at_most_the_timeout(
+    node_inventory, host_root: HostRoot
+) -> None:
+    path = host_root.node_path("/run/docker.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def drip() -> None:  # a wedged daemon: one byte at a time, never a whole answer
+        listener.settimeout(0.2)
+        connections = []
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                connections.append(listener.accept()[0])
+            for connection in connections:
+                with contextlib.suppress(OSError):
+                    connection.send(b"H")
+        for connection in connections:
+            connection.close()
+
+    dripper = threading.Thread(target=drip, daemon=True)
+    dripper.start()
+    try:
+        started = time.monotonic()
+        facts = facts_of(node_inventory, {"host_root": str(host_root.path), "probe_timeout": 1.0})
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        dripper.join()
+        listener.close()
+    assert facts["docker"] is None or facts["docker"]["error"]
+    assert elapsed < 15

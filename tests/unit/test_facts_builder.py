@@ -525,3 +525,31 @@ def test_relative_containerd_config_path_is_not_guessed() -> None:
         "message": "a running containerd uses the relative config path config.toml, which "
         "depends on its working directory; not read",
     } in facts["findings"]
+
+
+def test_permission_denied_sockets_say_run_as_root() -> None:
+    evidence = {
+        "schema": 1,
+        "host_root": "/",
+        "sockets": [
+            {
+                "path": "/run/containerd/containerd.sock",
+                "resolved": "/run/containerd/containerd.sock",
+                "exists": True,
+                "is_socket": True,
+                "roles": ["containerd"],
+                "probes": {},
+                "error": "permission denied",
+            }
+        ],
+        "docker": None,
+        "files": {},
+        "kubelet_processes": [],
+        "containerd_processes": [],
+        "kubelet_binary": None,
+    }
+    facts = build_facts(evidence)
+    assert any(
+        "kruise_cri_become" in finding["message"] and finding["severity"] == "error"
+        for finding in facts["findings"]
+    )
