@@ -57,3 +57,18 @@ def read_varint(data: bytes, offset: int) -> tuple[int, int]:
         shift += 7
         if not byte & 0x80:
             return value, offset
+
+
+def processes_mentioning(*texts: str) -> list[int]:
+    """Pids of live processes whose command line contains any of ``texts``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if any(text.encode() in cmdline for text in texts) and process_running(int(entry.name)):
+            found.append(int(entry.name))
+    return found

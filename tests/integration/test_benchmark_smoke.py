@@ -8,7 +8,6 @@ after itself, also when it is interrupted.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,25 +17,12 @@ from pathlib import Path
 import pytest
 
 from kruise_cri.lab.gotools import GO_TOOL_PINS
+from tests.integration.procfs import processes_mentioning
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = REPO_ROOT / "benchmarks" / "assess_fleet.py"
 
 pytestmark = pytest.mark.runtimes
-
-
-def _processes_mentioning(paths: list[str]) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if any(path in cmdline for path in paths):
-            found.append(f"{entry}: {cmdline[:200]}")
-    return found
 
 
 def _run_benchmark(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -79,7 +65,7 @@ def test_benchmark_runs_both_variants_and_cleans_up(tmp_path: Path) -> None:
         assert line in completed.stdout
     leftovers = [results["work_dir"], *results["shared_runtime_roots"]]
     assert not [path for path in leftovers if Path(path).exists()]
-    assert not _processes_mentioning(results["shared_runtime_roots"])
+    assert not processes_mentioning(*results["shared_runtime_roots"])
 
 
 def test_benchmark_cleans_up_when_terminated_during_a_run() -> None:
@@ -109,4 +95,4 @@ def test_benchmark_cleans_up_when_terminated_during_a_run() -> None:
     roots = next(line for line in lines if line.startswith("shared runtime roots:")).split()[3:]
     assert roots
     assert not [path for path in [work_dir, *roots] if Path(path).exists()]
-    assert not _processes_mentioning([work_dir, *roots])
+    assert not processes_mentioning(work_dir, *roots)

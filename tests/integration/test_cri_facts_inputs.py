@@ -51,6 +51,12 @@ def facts_of(inventory: Path, args: dict, *extra: str) -> dict:
     return result["ansible_facts"]["kruise_cri"]
 
 
+def timed_facts(inventory: Path, args: dict) -> tuple[dict, float]:
+    started = time.monotonic()
+    facts = facts_of(inventory, args)
+    return facts, time.monotonic() - started
+
+
 def failure_of(inventory: Path, args: dict) -> str:
     result = run_module(inventory, "node", MODULE, args)["node"]
     assert result.get("failed"), result
@@ -96,9 +102,9 @@ def test_socket_that_never_answers_costs_at_most_the_timeout(
     listener.bind(str(path))
     listener.listen(16)  # accepted by the kernel, never read from: a hung runtime
     try:
-        started = time.monotonic()
-        facts = facts_of(node_inventory, {"host_root": str(host_root.path), "probe_timeout": 1.0})
-        elapsed = time.monotonic() - started
+        facts, elapsed = timed_facts(
+            node_inventory, {"host_root": str(host_root.path), "probe_timeout": 1.0}
+        )
     finally:
         listener.close()
     endpoint = facts["endpoints"][0]
@@ -165,9 +171,9 @@ def test_docker_socket_that_drips_bytes_costs_at_most_the_timeout(
     dripper = threading.Thread(target=drip, daemon=True)
     dripper.start()
     try:
-        started = time.monotonic()
-        facts = facts_of(node_inventory, {"host_root": str(host_root.path), "probe_timeout": 1.0})
-        elapsed = time.monotonic() - started
+        facts, elapsed = timed_facts(
+            node_inventory, {"host_root": str(host_root.path), "probe_timeout": 1.0}
+        )
     finally:
         stop.set()
         dripper.join()

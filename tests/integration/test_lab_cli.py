@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.integration.procfs import process_running, processes_mentioning
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
 
@@ -15,14 +16,6 @@ def kruise_cri(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(KRUISE_CRI), *args], capture_output=True, text=True, timeout=600, check=False
     )
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def test_lab_up_assess_down_leaves_nothing_running(tmp_path: Path) -> None:
@@ -45,13 +38,9 @@ def test_lab_up_assess_down_leaves_nothing_running(tmp_path: Path) -> None:
     finally:
         down = kruise_cri("lab", "down", "--lab-dir", str(lab_dir))
     assert down.returncode == 0, down.stdout + down.stderr
-    assert not pid_alive(supervisor)
+    assert not process_running(supervisor)
     assert not any(root.exists() for root in host_roots), "host roots left behind"
-    stray = [
-        pid
-        for pid in os.listdir("/proc")
-        if pid.isdigit() and any(str(root) in _cmdline(pid) for root in host_roots)
-    ]
+    stray = processes_mentioning(*(str(root) for root in host_roots))
     assert stray == [], "runtime processes left behind"
     status = kruise_cri("lab", "status", "--lab-dir", str(lab_dir))
     assert status.returncode == 3 and json.loads(status.stdout)["up"] is False
@@ -67,11 +56,3 @@ def test_assess_lab_starts_and_stops_its_own_lab(tmp_path: Path) -> None:
     assert "stopped" in assess.stdout
     assert (tmp_path / "r" / "report.html").exists()
     assert json.loads(kruise_cri("lab", "status", "--lab-dir", str(lab_dir)).stdout)["up"] is False
-
-
-def _cmdline(pid: str) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""

@@ -39,6 +39,7 @@ from kruise_cri.lab.runtimes import (
 from tests.integration.procfs import (
     connect_error,
     process_running,
+    processes_mentioning,
     read_varint,
     socket_inodes_of,
     tcp_listener_inodes,
@@ -171,19 +172,6 @@ def ctr_version(runtime: RunningRuntime) -> str:
         check=True,
         timeout=30,
     ).stdout
-
-
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if text.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 # --- packages -----------------------------------------------------------------------------------
