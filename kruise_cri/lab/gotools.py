@@ -87,12 +87,9 @@ class GoToolPin:
         return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 
-# The one table of Go tools the lab builds. To add a tool, add a pin; for example
-# kube-apiserver: module k8s.io/kubernetes, package cmd/kube-apiserver, stamps on
-# k8s.io/component-base/version.{gitVersion,gitMajor,gitMinor,buildDate,gitTreeState};
-# helm: module helm.sh/helm/v3, package cmd/helm, stamp helm.sh/helm/v3/internal/version.version;
-# kwok: module sigs.k8s.io/kwok, package cmd/kwok, stamp sigs.k8s.io/kwok/pkg/consts.Version.
-# Only versions the module proxy serves can be pinned (`go list -m -versions MODULE`).
+# The one table of Go tools the lab builds from their own modules. To add a tool, add a pin.
+# Only versions the module proxy serves can be pinned (`go list -m -versions MODULE`). The
+# Kubernetes control plane is pinned in kubernetes_build.py: it needs a wrapper module.
 GO_TOOL_PINS: Mapping[str, GoToolPin] = {
     pin.name: pin
     for pin in (
@@ -102,6 +99,25 @@ GO_TOOL_PINS: Mapping[str, GoToolPin] = {
             version="v1.34.0",
             package="cmd/crictl",
             version_ldflags={"sigs.k8s.io/cri-tools/pkg/version.Version": "{bare_version}"},
+        ),
+        GoToolPin(
+            name="helm",
+            module="helm.sh/helm/v3",
+            version="v3.22.0",
+            package="cmd/helm",
+            version_ldflags={
+                "helm.sh/helm/v3/internal/version.version": "{version}",
+                "helm.sh/helm/v3/internal/version.gitTreeState": "clean",
+            },
+            version_check=("version", "--short"),
+            version_expect="{version}",
+        ),
+        GoToolPin(
+            name="kwok",
+            module="sigs.k8s.io/kwok",
+            version="v0.8.0",
+            package="cmd/kwok",
+            version_ldflags={"sigs.k8s.io/kwok/pkg/consts.Version": "{bare_version}"},
         ),
     )
 }

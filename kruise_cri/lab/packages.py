@@ -54,6 +54,7 @@ RUNTIME_PINS: Mapping[str, RuntimePin] = {
         RuntimePin("containerd-2", "sid", "containerd", "2"),
         RuntimePin("docker", "bookworm", "docker.io", "20.10"),
         RuntimePin("runc", "bookworm", "runc", "1.1"),
+        RuntimePin("etcd", "bookworm", "etcd-server", "3.4"),
     )
 }
 
@@ -66,11 +67,13 @@ _BINARY_PATHS: Mapping[str, str] = {
     "docker": "usr/bin/docker",
     "docker_init": "usr/bin/docker-init",
     "runc": "usr/sbin/runc",
+    "etcd": "usr/bin/etcd",
 }
 _REQUIRED_BINARIES: Mapping[str, tuple[str, ...]] = {
     "containerd": ("containerd", "ctr", "containerd_shim_runc_v2"),
     "docker.io": ("dockerd", "docker"),
     "runc": ("runc",),
+    "etcd-server": ("etcd",),
 }
 
 
@@ -91,6 +94,7 @@ class RuntimeBuild:
     docker: Path | None = None
     docker_init: Path | None = None
     runc: Path | None = None
+    etcd: Path | None = None
 
     @property
     def bin_dirs(self) -> list[Path]:

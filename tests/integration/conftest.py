@@ -1,4 +1,5 @@
-"""Session fixtures: the real lab fleet (started once) and helpers to run Ansible against it."""
+"""Session fixtures: the real lab fleet and the real control plane (each started once, when a
+test first needs it) and helpers to run Ansible against them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 import yaml
 from ansible.release import __version__ as ansible_core_version
 
+from kruise_cri.lab.cluster_objects import client_for
+from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.fleet import NODES, RunningFleet, inventory_for, node_python
 from tests.integration.ansible_run import run_module
 
@@ -63,3 +66,16 @@ def fleet_facts(fleet_inventory: Path) -> dict[str, dict[str, Any]]:
     for host, result in results.items():
         assert not result.get("failed"), f"{host}: {result.get('msg')}"
     return {host: result["ansible_facts"]["kruise_cri"] for host, result in results.items()}
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    """etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on loopback."""
+    with ControlPlane(progress=sys.stderr) as plane:
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def kube(control_plane: ControlPlane):
+    """An administrator's client of the session's control plane."""
+    return client_for(control_plane.kubeconfig)

@@ -1,0 +1,633 @@
+"""Read what a cluster says about OpenKruise: install, version, feature gates, kruise-daemon's
+health, every node's runtime, and the use of features that need kruise-daemon.
+
+:func:`collect_cluster_facts` does the reading through a :class:`KubeClient`; the functions it
+calls to interpret objects are pure and tested on their own. The facts' shape is documented in
+``docs/cluster-facts.md``.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+    KubeClient,
+    KubeRequestError,
+)
+
+CLUSTER_FACTS_SCHEMA = 1
+KRUISE_GROUP = "apps.kruise.io"
+MANAGER_NAME = "kruise-controller-manager"
+MANAGER_IMAGE_NAME = "kruise-manager"
+DAEMON_NAME = "kruise-daemon"
+DAEMON_LABEL_SELECTOR = "control-plane=daemon"
+SOCKET_MOUNT_PATH = "/hostvarrun"
+HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
+HELM_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
+PREDOWNLOAD_ANNOTATION_PREFIX = "apps.kruise.io/image-predownload-"
+SIDECAR_TERMINATOR_ENV = "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT"
+EXAMPLES_CAP = 10
+CRASH_LOOP_RESTARTS = 3
+
+# Daemon-dependent kinds (group apps.kruise.io, v1alpha1): plural, namespaced.
+DAEMON_KINDS: Mapping[str, tuple[str, bool]] = {
+    "ContainerRecreateRequest": ("containerrecreaterequests", True),
+    "ImagePullJob": ("imagepulljobs", True),
+    "ImageListPullJob": ("imagelistpulljobs", True),
+    "NodeImage": ("nodeimages", False),
+    "PodProbeMarker": ("podprobemarkers", True),
+    "NodePodProbe": ("nodepodprobes", False),
+}
+# Workloads whose image pre-download annotations ask kruise-daemon to pull ahead of updates.
+PREDOWNLOAD_WORKLOADS: Mapping[str, tuple[str, str]] = {
+    "CloneSet": ("v1alpha1", "clonesets"),
+    "DaemonSet": ("v1alpha1", "daemonsets"),
+    "StatefulSet": ("v1beta1", "statefulsets"),
+}
+
+_VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
+
+
+def parse_feature_gates(argument: str | None) -> dict[str, bool]:
+    """``"A=true,B=false"`` -> ``{"A": True, "B": False}``, as the binaries' flag parser reads
+    it: spaces around entries are ignored and values are parsed like Go's ``ParseBool``."""
+    gates: dict[str, bool] = {}
+    for entry in (argument or "").split(","):
+        name, _, value = entry.strip().partition("=")
+        name = name.strip()
+        value = value.strip()
+        if not name:
+            continue
+        if value in ("1", "t", "T", "true", "TRUE", "True"):
+            gates[name] = True
+        elif value in ("0", "f", "F", "false", "FALSE", "False"):
+            gates[name] = False
+    return gates
+
+
+def flag_value(args: Iterable[str], flag: str) -> str | None:
+    """The value of ``--flag=value`` or ``--flag value`` in a container's args (last wins)."""
+    found: str | None = None
+    items = list(args)
+    for index, arg in enumerate(items):
+        if arg.startswith(f"{flag}="):
+            found = arg.split("=", 1)[1]
+        elif arg == flag and index + 1 < len(items):
+            found = items[index + 1]
+    return found
+
+
+def version_from_image(image: str | None) -> str | None:
+    """``openkruise/kruise-manager:v1.6.3`` -> ``1.6.3``; None for digests and odd tags."""
+    if not image:
+        return None
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return None
+    match = _VERSION_TAG.match(last.rsplit(":", 1)[1])
+    if match is None:
+        return None
+    return ".".join(match.groups())
+
+
+def line_of(version: str | None) -> str | None:
+    return ".".join(version.split(".")[:2]) if version else None
+
+
+def decode_helm_release(encoded: str | bytes) -> dict[str, Any]:
+    """Helm 3 stores a release as base64(gzip(JSON)) in the data field ``release`` of its
+    secret (which the API base64-encodes once more) or configmap. Takes the field's value as the
+    API returns it for a secret (twice encoded) or a configmap (once)."""
+    data = base64.b64decode(encoded)
+    if not data.startswith(b"\x1f\x8b"):
+        data = base64.b64decode(data)
+    if data.startswith(b"\x1f\x8b"):
+        data = gzip.decompress(data)
+    release = json.loads(data)
+    if not isinstance(release, dict):
+        raise ValueError("a Helm release must be a JSON object")
+    return release
+
+
+def helm_release_summary(release: Mapping[str, Any]) -> dict[str, Any]:
+    chart = release.get("chart") or {}
+    metadata = chart.get("metadata") or {}
+    info = release.get("info") or {}
+    return {
+        "release": release.get("name"),
+        "namespace": release.get("namespace"),
+        "revision": release.get("version"),
+        "status": info.get("status"),
+        "chart": metadata.get("name"),
+        "chart_version": metadata.get("version"),
+        "app_version": metadata.get("appVersion"),
+        "values": release.get("config") or {},
+    }
+
+
+def is_kruise_manager(deployment: Mapping[str, Any]) -> bool:
+    metadata = deployment.get("metadata") or {}
+    if metadata.get("name") == MANAGER_NAME:
+        return True
+    return any(
+        MANAGER_IMAGE_NAME in str(container.get("image") or "")
+        and "daemon" not in str(metadata.get("name") or "")
+        for container in _containers(deployment)
+    )
+
+
+def _containers(workload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return list(spec.get("containers") or [])
+
+
+def _manager_container(deployment: Mapping[str, Any]) -> Mapping[str, Any]:
+    containers = _containers(deployment)
+    for container in containers:
+        if container.get("name") == "manager":
+            return container
+    for container in containers:
+        if MANAGER_IMAGE_NAME in str(container.get("image") or ""):
+            return container
+    return containers[0] if containers else {}
+
+
+def _args(container: Mapping[str, Any]) -> list[str]:
+    return [str(a) for a in (container.get("command") or [])] + [
+        str(a) for a in (container.get("args") or [])
+    ]
+
+
+def manager_entry(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    container = _manager_container(deployment)
+    status = deployment.get("status") or {}
+    return {
+        "name": (deployment.get("metadata") or {}).get("name"),
+        "image": container.get("image"),
+        "replicas": (deployment.get("spec") or {}).get("replicas"),
+        "ready_replicas": status.get("readyReplicas") or 0,
+        "args": _args(container),
+    }
+
+
+def feature_gates_entry(args: list[str]) -> dict[str, Any]:
+    argument = flag_value(args, "--feature-gates")
+    gates = parse_feature_gates(argument)
+    return {
+        "argument": argument,
+        "gates": gates,
+        "daemon_enabled": gates.get("KruiseDaemon", True),
+    }
+
+
+def daemon_entry(daemonset: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    metadata = daemonset.get("metadata") or {}
+    status = daemonset.get("status") or {}
+    spec = ((daemonset.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = _containers(daemonset)
+    container = next(
+        (c for c in containers if c.get("name") == "daemon"), containers[0] if containers else {}
+    )
+    socket_location = None
+    volume_by_mount = {
+        m.get("name"): m.get("mountPath") for m in container.get("volumeMounts") or []
+    }
+    for volume in spec.get("volumes") or []:
+        if volume_by_mount.get(volume.get("name")) == SOCKET_MOUNT_PATH and volume.get("hostPath"):
+            socket_location = volume["hostPath"].get("path")
+    crash_looping = [
+        state
+        for state in (daemon_pod_state(pod) for pod in pods)
+        if state["state"] == "crash-looping"
+    ]
+    return {
+        "name": metadata.get("name"),
+        "namespace": metadata.get("namespace"),
+        "image": container.get("image"),
+        "desired": status.get("desiredNumberScheduled") or 0,
+        "ready": status.get("numberReady") or 0,
+        "available": status.get("numberAvailable") or 0,
+        "updated": status.get("updatedNumberScheduled") or 0,
+        "socket_location": socket_location,
+        "socket_file": flag_value(_args(container), "--socket-file") or None,
+        "crash_looping": [
+            {
+                "pod": state["pod"],
+                "node": state["node"],
+                "restarts": state["restarts"],
+                "reason": state["reason"],
+                "last_exit_code": state["last_exit_code"],
+                "last_message": state["last_message"],
+            }
+            for state in sorted(crash_looping, key=lambda s: (str(s["node"]), str(s["pod"])))
+        ],
+    }
+
+
+def daemon_pod_state(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """How a daemon pod fares: running, crash-looping, pending (not started yet) or failed."""
+    metadata = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
+    waiting_reason = None
+    last_exit: int | None = None
+    last_message: str | None = None
+    for container_status in statuses:
+        waiting = (container_status.get("state") or {}).get("waiting") or {}
+        waiting_reason = waiting_reason or waiting.get("reason")
+        terminated = (container_status.get("lastState") or {}).get("terminated") or {}
+        if terminated:
+            last_exit = terminated.get("exitCode")
+            last_message = terminated.get("message") or terminated.get("reason")
+    ready = bool(statuses) and all(s.get("ready") for s in statuses)
+    if waiting_reason == "CrashLoopBackOff" or (
+        not ready and restarts >= CRASH_LOOP_RESTARTS and last_exit not in (None, 0)
+    ):
+        state = "crash-looping"
+    elif ready and status.get("phase") == "Running":
+        state = "running"
+    elif status.get("phase") in ("Failed", "Unknown"):
+        state = "failed"
+    else:
+        state = "pending"
+    return {
+        "pod": metadata.get("name"),
+        "node": (pod.get("spec") or {}).get("nodeName"),
+        "state": state,
+        "restarts": restarts,
+        "reason": waiting_reason,
+        "last_exit_code": last_exit,
+        "last_message": last_message,
+    }
+
+
+def node_entry(node: Mapping[str, Any]) -> dict[str, Any]:
+    status = node.get("status") or {}
+    info = status.get("nodeInfo") or {}
+    runtime_version = str(info.get("containerRuntimeVersion") or "")
+    runtime, separator, version = runtime_version.partition("://")
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    return {
+        "name": (node.get("metadata") or {}).get("name"),
+        "container_runtime_version": runtime_version or None,
+        "runtime": runtime if separator and runtime else None,
+        "runtime_version": version if separator else None,
+        "kubelet_version": info.get("kubeletVersion"),
+        "ready": ready,
+        "unschedulable": bool((node.get("spec") or {}).get("unschedulable")),
+        "daemon_pod": None,
+        "daemon_pod_state": "none",
+    }
+
+
+def pods_with_sidecar_terminator(page: Mapping[str, Any]) -> list[str]:
+    found = []
+    for pod in page.get("items") or []:
+        spec = pod.get("spec") or {}
+        containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+        if any(
+            str(env.get("name") or "").startswith(SIDECAR_TERMINATOR_ENV)
+            for container in containers
+            for env in container.get("env") or []
+        ):
+            metadata = pod.get("metadata") or {}
+            found.append(f"{metadata.get('namespace')}/{metadata.get('name')}")
+    return found
+
+
+def image_pull_job_active(job: Mapping[str, Any]) -> bool:
+    status = job.get("status") or {}
+    return not status.get("completionTime")
+
+
+def node_image_has_images(node_image: Mapping[str, Any]) -> bool:
+    return bool((node_image.get("spec") or {}).get("images"))
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
+def feature_use_summary(
+    kinds: Mapping[str, Mapping[str, Any]], predownload: int, sidecar: int
+) -> list[str]:
+    lines = []
+    for kind, entry in kinds.items():
+        if kind == "NodeImage":
+            if entry.get("with_images"):
+                lines.append(_plural(entry["with_images"], "NodeImage") + " with images to pull")
+        elif kind in ("ImagePullJob", "ImageListPullJob"):
+            if entry.get("active"):
+                lines.append(_plural(entry["active"], f"active {kind}"))
+        elif entry.get("count"):
+            lines.append(_plural(entry["count"], kind))
+    if predownload:
+        lines.append(_plural(predownload, "workload") + " with image pre-download annotations")
+    if sidecar:
+        lines.append(_plural(sidecar, "pod") + f" using {SIDECAR_TERMINATOR_ENV}")
+    return lines
+
+
+def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
+    """Read the cluster. Raises KubeAccessError when the API cannot be used at all; anything
+    narrower (a kind missing, a 403 on one resource) becomes a finding."""
+    findings: list[dict[str, Any]] = []
+    version = reader.get("/version", counted_as="version")
+    facts: dict[str, Any] = {
+        "schema": CLUSTER_FACTS_SCHEMA,
+        "api": {"server": reader.settings.host, "version": version.get("gitVersion")},
+    }
+
+    served = _served_kruise_resources(reader, findings)
+    deployments = [
+        d for d in _list(reader, "/apis/apps/v1/deployments", findings) if is_kruise_manager(d)
+    ]
+    manager = sorted(
+        deployments,
+        key=lambda d: (d["metadata"].get("name") != MANAGER_NAME, d["metadata"].get("namespace")),
+    )
+    namespace = manager[0]["metadata"].get("namespace") if manager else None
+    if len(manager) > 1:
+        findings.append(
+            _finding(
+                "warning",
+                "deployments",
+                "more than one kruise manager Deployment: "
+                + ", ".join(
+                    f"{d['metadata'].get('namespace')}/{d['metadata'].get('name')}" for d in manager
+                )
+                + f"; using {namespace}",
+            )
+        )
+    manager_facts = manager_entry(manager[0]) if manager else None
+    gates = feature_gates_entry(manager_facts["args"] if manager_facts else [])
+    install = _install(reader, manager[0] if manager else None, findings)
+    kruise_version = version_from_image(manager_facts["image"]) if manager_facts else None
+    if kruise_version is None and install.get("helm"):
+        kruise_version = (install["helm"].get("app_version") or "").lstrip("v") or None
+
+    nodes = {
+        entry["name"]: entry
+        for entry in (node_entry(n) for n in _list(reader, "/api/v1/nodes", findings))
+    }
+    daemon = None
+    if namespace:
+        daemonsets = [
+            d
+            for d in _list(reader, f"/apis/apps/v1/namespaces/{namespace}/daemonsets", findings)
+            if d["metadata"].get("name") == DAEMON_NAME
+            or (d["metadata"].get("labels") or {}).get("control-plane") == "daemon"
+        ]
+        if daemonsets:
+            pods = list(
+                _list(
+                    reader,
+                    f"/api/v1/namespaces/{namespace}/pods",
+                    findings,
+                    {"labelSelector": DAEMON_LABEL_SELECTOR},
+                )
+            )
+            daemon = daemon_entry(daemonsets[0], pods)
+            for pod in pods:
+                state = daemon_pod_state(pod)
+                node = nodes.get(state["node"])
+                if node is not None:
+                    node["daemon_pod"] = state["pod"]
+                    node["daemon_pod_state"] = state["state"]
+
+    facts.update(
+        {
+            "installed": bool(manager) or bool(served),
+            "version": kruise_version,
+            "line": line_of(kruise_version),
+            "namespace": namespace,
+            "manager": manager_facts,
+            "install": install,
+            "feature_gates": gates,
+            "daemon": daemon,
+            "nodes": [nodes[name] for name in sorted(nodes, key=_natural_key)],
+            "feature_use": _feature_use(reader, served, findings),
+            "findings": findings,
+        }
+    )
+    facts["requests"] = reader.request_summary()
+    return facts
+
+
+def _natural_key(value: str) -> list[Any]:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", value)]
+
+
+def _finding(severity: str, source: str, message: str) -> dict[str, Any]:
+    return {"severity": severity, "source": source, "message": message}
+
+
+def _list(
+    reader: KubeClient,
+    path: str,
+    findings: list[dict[str, Any]],
+    params: Mapping[str, Any] | None = None,
+) -> Iterable[dict[str, Any]]:
+    try:
+        return list(reader.list_items(path, params, counted_as=_resource_name(path)))
+    except KubeRequestError as error:
+        findings.append(
+            _finding("warning", path, f"cannot list: HTTP {error.status} {error.message}")
+        )
+        return []
+
+
+def _resource_name(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _served_kruise_resources(
+    reader: KubeClient, findings: list[dict[str, Any]]
+) -> dict[str, set[str]]:
+    """Plural resource names served by apps.kruise.io, per version; {} when the group is absent."""
+    served: dict[str, set[str]] = {}
+    for version in ("v1alpha1", "v1beta1"):
+        try:
+            resources = (
+                reader.get(f"/apis/{KRUISE_GROUP}/{version}", counted_as="discovery").get(
+                    "resources"
+                )
+                or []
+            )
+        except KubeRequestError as error:
+            if error.status != 404:
+                findings.append(
+                    _finding(
+                        "warning",
+                        f"{KRUISE_GROUP}/{version}",
+                        f"discovery failed: HTTP {error.status} {error.message}",
+                    )
+                )
+            continue
+        served[version] = {str(r.get("name")) for r in resources if "/" not in str(r.get("name"))}
+    return served
+
+
+def _install(
+    reader: KubeClient, manager: Mapping[str, Any] | None, findings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    if manager is None:
+        return {"method": None, "helm": None}
+    annotations = (manager.get("metadata") or {}).get("annotations") or {}
+    release_name = annotations.get(HELM_RELEASE_ANNOTATION)
+    release_namespace = annotations.get(HELM_NAMESPACE_ANNOTATION) or (
+        manager.get("metadata") or {}
+    ).get("namespace")
+    if not release_name:
+        return {"method": "manifests", "helm": None}
+    selector = {"labelSelector": f"owner=helm,name={release_name},status=deployed"}
+    for kind in ("secrets", "configmaps"):
+        for stored in _list(
+            reader, f"/api/v1/namespaces/{release_namespace}/{kind}", findings, selector
+        ):
+            encoded = (stored.get("data") or {}).get("release")
+            if not encoded:
+                continue
+            try:
+                release = decode_helm_release(encoded)
+            except (ValueError, OSError, EOFError) as error:
+                findings.append(
+                    _finding(
+                        "warning",
+                        f"{release_namespace}/{stored['metadata'].get('name')}",
+                        f"cannot decode the Helm release: {error}",
+                    )
+                )
+                continue
+            summary = helm_release_summary(release)
+            return {"method": "helm", "helm": summary}
+    findings.append(
+        _finding(
+            "warning",
+            f"{release_namespace}/{release_name}",
+            "the manager carries Helm release annotations but no deployed release was found "
+            "(secrets or configmaps with owner=helm); treating the install as plain manifests",
+        )
+    )
+    return {"method": "manifests", "helm": None}
+
+
+def _feature_use(
+    reader: KubeClient, served: Mapping[str, set[str]], findings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    v1alpha1 = served.get("v1alpha1", set())
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind, (plural, _namespaced) in DAEMON_KINDS.items():
+        path = f"/apis/{KRUISE_GROUP}/v1alpha1/{plural}"
+        if plural not in v1alpha1:
+            kinds[kind] = {"crd": False, "count": 0}
+            findings.append(
+                _finding("info", f"{KRUISE_GROUP}/v1alpha1 {kind}", "CRD not installed")
+            )
+            continue
+        entry: dict[str, Any] = {"crd": True}
+        try:
+            if kind in ("ImagePullJob", "ImageListPullJob"):
+                items = list(reader.list_items(path, counted_as=plural))
+                entry["count"] = len(items)
+                entry["active"] = sum(1 for item in items if image_pull_job_active(item))
+            elif kind == "NodeImage":
+                count = with_images = 0
+                for item in reader.list_items(path, counted_as=plural):
+                    count += 1
+                    with_images += node_image_has_images(item)
+                entry.update(count=count, with_images=with_images)
+            else:
+                entry["count"] = reader.count(path, counted_as=plural)
+        except KubeRequestError as error:
+            entry.setdefault("count", 0)
+            entry["error"] = f"HTTP {error.status} {error.message}"
+            findings.append(
+                _finding(
+                    "warning", f"{KRUISE_GROUP}/v1alpha1 {kind}", f"cannot list: {entry['error']}"
+                )
+            )
+        kinds[kind] = entry
+
+    predownload_examples: list[dict[str, Any]] = []
+    predownload_count = 0
+    for kind, (version, plural) in PREDOWNLOAD_WORKLOADS.items():
+        if plural not in served.get(version, set()):
+            continue
+        path = f"/apis/{KRUISE_GROUP}/{version}/{plural}"
+        try:
+            for raw in reader.list_pages(path, metadata_only=True, counted_as=plural):
+                if PREDOWNLOAD_ANNOTATION_PREFIX.encode() not in raw:
+                    continue
+                for item in json.loads(raw).get("items") or []:
+                    metadata = item.get("metadata") or {}
+                    keys = sorted(
+                        k
+                        for k in (metadata.get("annotations") or {})
+                        if k.startswith(PREDOWNLOAD_ANNOTATION_PREFIX)
+                    )
+                    if keys:
+                        predownload_count += 1
+                        if len(predownload_examples) < EXAMPLES_CAP:
+                            predownload_examples.append(
+                                {
+                                    "kind": kind,
+                                    "namespace": metadata.get("namespace"),
+                                    "name": metadata.get("name"),
+                                    "annotations": keys,
+                                }
+                            )
+        except KubeRequestError as error:
+            findings.append(
+                _finding(
+                    "warning",
+                    f"{KRUISE_GROUP}/{version} {kind}",
+                    f"cannot list: HTTP {error.status} {error.message}",
+                )
+            )
+
+    sidecar_pods: list[str] = []
+    try:
+        for raw in reader.list_pages("/api/v1/pods", counted_as="pods"):
+            # Most pages hold no such pod: a byte search spares parsing them.
+            if SIDECAR_TERMINATOR_ENV.encode() in raw:
+                sidecar_pods.extend(pods_with_sidecar_terminator(json.loads(raw)))
+    except KubeRequestError as error:
+        findings.append(
+            _finding("warning", "pods", f"cannot list pods: HTTP {error.status} {error.message}")
+        )
+
+    in_use = (
+        any(
+            (
+                entry.get("with_images")
+                if kind == "NodeImage"
+                else entry.get("active")
+                if "active" in entry
+                else entry.get("count")
+            )
+            for kind, entry in kinds.items()
+        )
+        or bool(predownload_count)
+        or bool(sidecar_pods)
+    )
+    return {
+        "kinds": kinds,
+        "predownload_workloads": {"count": predownload_count, "examples": predownload_examples},
+        "sidecar_terminator_pods": {
+            "count": len(sidecar_pods),
+            "examples": sorted(sidecar_pods)[:EXAMPLES_CAP],
+        },
+        "in_use": in_use,
+        "summary": feature_use_summary(kinds, predownload_count, len(sidecar_pods)),
+    }

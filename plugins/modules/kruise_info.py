@@ -1,0 +1,128 @@
+#!/usr/bin/python
+"""Read what the cluster says about OpenKruise and its nodes."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kruise_info
+short_description: Read OpenKruise's install, kruise-daemon's health and every node's runtime
+description:
+  - Reads the cluster through the Kubernetes API and returns the cluster facts described in
+    C(docs/cluster-facts.md) as RV(kruise) -
+    whether OpenKruise is installed and which version (the manager's image tag);
+    how (Helm release with chart version and values, or plain manifests);
+    the feature gates in effect (the manager's C(--feature-gates));
+    kruise-daemon's DaemonSet status with its crash-looping pods and their last termination
+    message; every node's C(status.nodeInfo.containerRuntimeVersion) and kubelet version;
+    and the use of features that need kruise-daemon (ContainerRecreateRequest, ImagePullJob,
+    ImageListPullJob, NodeImage with images, PodProbeMarker, NodePodProbe, workloads with
+    C(apps.kruise.io/image-predownload-*) annotations, pods with
+    C(KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT*) env).
+  - Only reads, with paginated LISTs; never one GET per object. A kind whose CRD is absent is a
+    finding, not an error. An unreachable API server or rejected credentials fail the task with
+    a message that names the server and the fix.
+  - Pair it with M(kruise_cri.remediation.remediation_plan) to choose a way out.
+version_added: 0.2.0
+author: kruise-cri maintainers
+extends_documentation_fragment:
+  - kruise_cri.remediation.kube_auth
+options:
+  page_size:
+    description:
+      - Objects per LIST page, as kubectl's C(--chunk-size).
+    type: int
+    default: 500
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode changes nothing either.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+"""
+
+EXAMPLES = r"""
+- name: Read OpenKruise's state in the cluster
+  kruise_cri.remediation.kruise_info:
+    kubeconfig: ~/.kube/config
+  register: cluster
+
+- name: Every cluster module of the collection with one kubeconfig
+  module_defaults:
+    group/kruise_cri.remediation.cluster:
+      kubeconfig: /etc/kubernetes/admin.conf
+      context: prod
+  block:
+    - name: Read the cluster
+      kruise_cri.remediation.kruise_info:
+      register: cluster
+"""
+
+RETURN = r"""
+kruise:
+  description: The cluster facts, schema 1 (see C(docs/cluster-facts.md) in the collection).
+  returned: success
+  type: dict
+  contains:
+    installed:
+      description: Whether an OpenKruise manager Deployment or the apps.kruise.io CRDs exist.
+      type: bool
+      sample: true
+    version:
+      description: The manager image's version, without the leading v.
+      type: str
+      sample: 1.6.3
+    install:
+      description: How OpenKruise was installed (helm with the release, or manifests).
+      type: dict
+    feature_gates:
+      description: The manager's feature gates and whether kruise-daemon is enabled.
+      type: dict
+    daemon:
+      description: The kruise-daemon DaemonSet's status and crash-looping pods.
+      type: dict
+    nodes:
+      description: Every node's runtime, kubelet version and daemon pod state.
+      type: list
+      elements: dict
+    feature_use:
+      description: Counts of daemon-dependent objects, and whether any is in use.
+      type: dict
+    findings:
+      description: Anything odd met while reading, never an exception.
+      type: list
+      elements: dict
+    requests:
+      description: HTTP requests sent, by resource, and the seconds spent.
+      type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (
+    collect_cluster_facts,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+    AUTH_ARGUMENT_SPEC,
+    KubeAccessError,
+    KubeClient,
+    load_settings,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={**AUTH_ARGUMENT_SPEC, "page_size": {"type": "int", "default": 500}},
+        supports_check_mode=True,
+    )
+    if module.params["page_size"] < 1:
+        module.fail_json(msg=f"page_size {module.params['page_size']} must be 1 or more")
+    try:
+        reader = KubeClient(load_settings(module.params), page_size=module.params["page_size"])
+        facts = collect_cluster_facts(reader)
+    except KubeAccessError as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(changed=False, kruise=facts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""The pure readers of cluster objects behind kruise_info."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+
+import pytest
+from ansible_collections.kruise_cri.remediation.plugins.module_utils import kruise_cluster as kc
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+    continue_token,
+)
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        (None, {}),
+        ("", {}),
+        ("ImagePullJobGate=true", {"ImagePullJobGate": True}),
+        ("A=true,KruiseDaemon=false", {"A": True, "KruiseDaemon": False}),
+        (" A=true , KruiseDaemon=False ", {"A": True, "KruiseDaemon": False}),
+        ("A=1,B=0,C=t,D=F", {"A": True, "B": False, "C": True, "D": False}),
+        ("A=maybe,B,=true", {}),
+    ],
+)
+def test_feature_gates_parse_like_the_binaries(argument, expected):
+    assert kc.parse_feature_gates(argument) == expected
+
+
+def test_daemon_is_enabled_unless_the_gate_says_false():
+    assert kc.feature_gates_entry([])["daemon_enabled"] is True
+    entry = kc.feature_gates_entry(
+        ["--enable-leader-election", "--feature-gates=KruiseDaemon=false"]
+    )
+    assert entry == {
+        "argument": "KruiseDaemon=false",
+        "gates": {"KruiseDaemon": False},
+        "daemon_enabled": False,
+    }
+
+
+def test_flag_value_takes_both_spellings_and_the_last_one():
+    args = ["--socket-file", "a.sock", "--x", "--socket-file=b.sock"]
+    assert kc.flag_value(args, "--socket-file") == "b.sock"
+    assert kc.flag_value(["--socket-file", "c.sock"], "--socket-file") == "c.sock"
+    assert kc.flag_value(["--socket-file"], "--socket-file") is None
+
+
+@pytest.mark.parametrize(
+    ("image", "version"),
+    [
+        ("openkruise/kruise-manager:v1.6.3", "1.6.3"),
+        ("registry.local:5000/openkruise/kruise-manager:1.5.5", "1.5.5"),
+        ("openkruise/kruise-manager:v1.7.0-rc.1", "1.7.0"),
+        ("openkruise/kruise-manager@sha256:" + "a" * 64, None),
+        ("registry.local:5000/kruise-manager", None),
+        ("openkruise/kruise-manager:latest", None),
+        (None, None),
+    ],
+)
+def test_version_comes_from_the_manager_image_tag(image, version):
+    assert kc.version_from_image(image) == version
+
+
+def _helm_secret_value(release: dict) -> str:
+    once = base64.b64encode(gzip.compress(json.dumps(release).encode()))
+    return base64.b64encode(once).decode()
+
+
+def test_helm_release_decodes_from_a_secret_and_a_configmap():
+    release = {
+        "name": "kruise",
+        "namespace": "kruise-system",
+        "version": 3,
+        "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": "kruise", "version": "1.6.3", "appVersion": "1.6.3"}},
+        "config": {"featureGates": "ImagePullJobGate=true"},
+    }
+    from_secret = kc.decode_helm_release(_helm_secret_value(release))
+    from_configmap = kc.decode_helm_release(
+        base64.b64encode(gzip.compress(json.dumps(release).encode())).decode()
+    )
+    assert from_secret == from_configmap == release
+    assert kc.helm_release_summary(release) == {
+        "release": "kruise",
+        "namespace": "kruise-system",
+        "revision": 3,
+        "status": "deployed",
+        "chart": "kruise",
+        "chart_version": "1.6.3",
+        "app_version": "1.6.3",
+        "values": {"featureGates": "ImagePullJobGate=true"},
+    }
+
+
+def test_a_broken_helm_release_is_a_value_error():
+    with pytest.raises(ValueError):
+        kc.decode_helm_release(base64.b64encode(b"[1, 2]").decode())
+
+
+def _daemon_pod(**status) -> dict:
+    return {
+        "metadata": {"name": "kruise-daemon-x"},
+        "spec": {"nodeName": "node-1"},
+        "status": status,
+    }
+
+
+def test_daemon_pod_in_back_off_is_crash_looping_with_its_last_message():
+    pod = _daemon_pod(
+        phase="Running",
+        containerStatuses=[
+            {
+                "ready": False,
+                "restartCount": 7,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {
+                    "terminated": {
+                        "exitCode": 1,
+                        "message": "CRI v1 runtime API is not implemented",
+                    }
+                },
+            }
+        ],
+    )
+    state = kc.daemon_pod_state(pod)
+    assert state["state"] == "crash-looping"
+    assert state["restarts"] == 7
+    assert state["last_exit_code"] == 1
+    assert state["last_message"] == "CRI v1 runtime API is not implemented"
+
+
+def test_daemon_pod_restarting_between_back_offs_is_still_crash_looping():
+    pod = _daemon_pod(
+        phase="Running",
+        containerStatuses=[
+            {
+                "ready": False,
+                "restartCount": 4,
+                "state": {"running": {}},
+                "lastState": {"terminated": {"exitCode": 2, "reason": "Error"}},
+            }
+        ],
+    )
+    assert kc.daemon_pod_state(pod)["state"] == "crash-looping"
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [
+        (
+            {"phase": "Running", "containerStatuses": [{"ready": True, "restartCount": 1}]},
+            "running",
+        ),
+        ({"phase": "Pending"}, "pending"),
+        ({"phase": "Failed"}, "failed"),
+    ],
+)
+def test_other_daemon_pod_states(status, state):
+    assert kc.daemon_pod_state(_daemon_pod(**status))["state"] == state
+
+
+def test_node_entry_splits_the_runtime_version():
+    node = {
+        "metadata": {"name": "n1"},
+        "spec": {"unschedulable": True},
+        "status": {
+            "nodeInfo": {
+                "containerRuntimeVersion": "docker://20.10.24",
+                "kubeletVersion": "v1.23.17",
+            },
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+    entry = kc.node_entry(node)
+    assert entry["runtime"] == "docker"
+    assert entry["runtime_version"] == "20.10.24"
+    assert entry["kubelet_version"] == "v1.23.17"
+    assert entry["ready"] is True
+    assert entry["unschedulable"] is True
+    blank = kc.node_entry({"metadata": {"name": "n2"}, "status": {}})
+    assert (blank["runtime"], blank["runtime_version"], blank["ready"]) == (None, None, False)
+
+
+def test_sidecar_terminator_env_is_found_in_containers_and_init_containers():
+    page = {
+        "items": [
+            {
+                "metadata": {"namespace": "jobs", "name": "a"},
+                "spec": {
+                    "containers": [{"env": [{"name": "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT"}]}]
+                },
+            },
+            {
+                "metadata": {"namespace": "jobs", "name": "b"},
+                "spec": {
+                    "containers": [{"env": [{"name": "OTHER"}]}],
+                    "initContainers": [
+                        {"env": [{"name": "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT_WITH_IMAGE"}]}
+                    ],
+                },
+            },
+            {"metadata": {"namespace": "jobs", "name": "c"}, "spec": {"containers": [{}]}},
+        ]
+    }
+    assert kc.pods_with_sidecar_terminator(page) == ["jobs/a", "jobs/b"]
+
+
+def test_feature_use_summary_counts_only_what_needs_the_daemon():
+    kinds = {
+        "ContainerRecreateRequest": {"crd": True, "count": 3},
+        "ImagePullJob": {"crd": True, "count": 2, "active": 1},
+        "ImageListPullJob": {"crd": True, "count": 1, "active": 0},
+        "NodeImage": {"crd": True, "count": 6, "with_images": 0},
+        "PodProbeMarker": {"crd": False, "count": 0},
+    }
+    assert kc.feature_use_summary(kinds, predownload=1, sidecar=0) == [
+        "3 ContainerRecreateRequests",
+        "1 active ImagePullJob",
+        "1 workload with image pre-download annotations",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "token"),
+    [
+        (
+            b'{"kind":"PodList","metadata":{"resourceVersion":"9","continue":"eyJ2"},"items":[]}',
+            "eyJ2",
+        ),
+        (b'{"kind":"PodList","metadata":{"resourceVersion":"9"},"items":[{"continue":"x"}]}', None),
+        (b'{"metadata":{"continue":""},"items":[]}', None),
+    ],
+)
+def test_continue_token_is_read_from_the_page_head_only(raw, token):
+    assert continue_token(raw) == token
