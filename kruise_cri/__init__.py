@@ -1,0 +1,16 @@
+"""The kruise-cri command and its lab.
+
+The lab and the benchmarks use the collection's own module_utils (the Kubernetes client, the
+planner), so this package makes the checkout's collection importable as
+``ansible_collections.kruise_cri.remediation``, as Ansible itself does for its plugins.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+COLLECTIONS_PATH = Path(__file__).resolve().parent.parent / ".collections"
+
+if COLLECTIONS_PATH.is_dir() and str(COLLECTIONS_PATH) not in sys.path:
+    sys.path.append(str(COLLECTIONS_PATH))

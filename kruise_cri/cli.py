@@ -175,6 +175,9 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
     report_dir = Path(args.report_dir).resolve()
     lab = None
     inventory = args.inventory
+    kubeconfig = args.kubeconfig
+    if args.context and not kubeconfig and not args.lab:
+        kubeconfig = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
     if args.lab:
         if inventory:
             raise UsageError("give either -i INVENTORY or --lab, not both")
@@ -182,6 +185,7 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
 
         lab = LabFleet.ensure_up(Path(args.lab_dir), stream=stream)
         inventory = str(lab.inventory_path)
+        kubeconfig = kubeconfig or str(lab.kubeconfig_path)
     if not inventory:
         raise UsageError("give an inventory with -i INVENTORY, or --lab for the built-in lab")
     if not os.path.exists(inventory) and "," not in inventory:
@@ -194,6 +198,14 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
     }
     if args.group:
         extravars["kruise_cri_nodes_group"] = args.group
+    if kubeconfig:
+        if not os.path.isfile(kubeconfig):
+            raise UsageError(
+                f"kubeconfig {kubeconfig} is not a file; give the cluster's kubeconfig"
+            )
+        extravars["kruise_cri_kubeconfig"] = os.path.abspath(kubeconfig)
+        if args.context:
+            extravars["kruise_cri_context"] = args.context
     if args.probe_timeout is not None:
         extravars["kruise_cri_probe_timeout"] = args.probe_timeout
     stream.write(f"Assessing nodes for OpenKruise {kruise_version} (inventory {inventory})\n")
@@ -232,14 +244,21 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
 
 def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
     from kruise_cri.lab.fleet import LabFleet
+    from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION, ensure_kubernetes_binary
 
     lab_dir = Path(args.lab_dir)
     if args.lab_command == "up":
         lab = LabFleet.ensure_up(lab_dir, stream=stream)
         stream.write(
-            f"Lab is up: {lab.node_count} nodes.\nInventory: {lab.inventory_path}\n"
-            f"Assess it: kruise-cri assess -i {lab.inventory_path}\n"
-            "Stop it:   kruise-cri lab down\n"
+            f"Lab is up: {lab.node_count} nodes and a Kubernetes {KUBERNETES_VERSION} cluster.\n"
+            f"Inventory:  {lab.inventory_path}\n"
+            f"Kubeconfig: {lab.kubeconfig_path}\n"
+            f"Assess it:  kruise-cri assess --lab\n"
+            f"            kruise-cri assess -i {lab.inventory_path}"
+            f" --kubeconfig {lab.kubeconfig_path}\n"
+            f"Use it:     export KUBECONFIG={lab.kubeconfig_path}  (kubectl, helm, Ansible)\n"
+            f"            kubectl: {ensure_kubernetes_binary('kubectl')}\n"
+            "Stop it:    kruise-cri lab down\n"
         )
         return 0
     if args.lab_command == "prepare":
@@ -284,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--report-dir", default="kruise-cri-report", help="report folder (%(default)s)"
     )
     assess.add_argument("--group", help="inventory group of the nodes (default kube_nodes)")
+    assess.add_argument(
+        "--kubeconfig",
+        help="also read the cluster (OpenKruise install, daemon health, feature use) and plan"
+        " the way out; --lab uses the lab's cluster",
+    )
+    assess.add_argument("--context", help="kubeconfig context (default: its current context)")
     assess.add_argument("--probe-timeout", type=float, help="seconds per socket probe (default 2)")
     assess.add_argument("-v", "--verbose", action="count", default=0)
 

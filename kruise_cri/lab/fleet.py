@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,12 +22,15 @@ from typing import TextIO
 import yaml
 
 from kruise_cri.lab.dockershim_build import ensure_dockershim, start_dockershim
-from kruise_cri.lab.packages import RuntimeBuild, cache_root, ensure_runtimes
+from kruise_cri.lab.gotools import ensure_go_tool
+from kruise_cri.lab.kubernetes_build import ensure_control_plane, ensure_kubernetes_binary
+from kruise_cri.lab.packages import RuntimeBuild, cache_root, ensure_runtime, ensure_runtimes
 from kruise_cri.lab.runtimes import HostRoot, RunningRuntime, start_containerd, start_dockerd
 
 LINES = ("1.4", "1.5", "1.6", "1.7", "1.8")
 STATE_FILE = "lab.json"
 INVENTORY_FILE = "inventory.yml"
+CLUSTER_DIR = "cluster"
 SUPERVISOR_LOG = "supervisor.log"
 START_TIMEOUT = 300.0
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
@@ -53,6 +57,8 @@ class NodeSpec:
     with_docker: bool = False
     # Kubernetes 1.23's dockershim, built from its Go module, serving /run/dockershim.sock.
     with_dockershim: bool = False
+    # What the node's kubelet reports in status.nodeInfo.kubeletVersion (the lab cluster's node).
+    kubelet_version: str = "v1.28.15"
 
 
 def kubeadm_flags(*flags: str) -> str:
@@ -118,6 +124,7 @@ NODES: tuple[NodeSpec, ...] = (
             "systemd",
         ),
         compatible_lines=frozenset({"1.4", "1.5"}),
+        kubelet_version="v1.22.17",
     ),
     NodeSpec(
         name="node-containerd-1-6",
@@ -128,6 +135,7 @@ NODES: tuple[NodeSpec, ...] = (
             "systemd",
         ),
         compatible_lines=frozenset(LINES),
+        kubelet_version="v1.26.15",
     ),
     NodeSpec(
         name="node-containerd-1-7",
@@ -137,6 +145,7 @@ NODES: tuple[NodeSpec, ...] = (
             (f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}",), "systemd"
         ),
         compatible_lines=frozenset(LINES),
+        kubelet_version="v1.28.15",
     ),
     NodeSpec(
         name="node-containerd-2",
@@ -144,6 +153,7 @@ NODES: tuple[NodeSpec, ...] = (
         containerds=(ContainerdSpec("containerd-2"),),
         files=kubeadm_node_files(("--node-ip=10.0.0.4",), "systemd", CONTAINERD_ENDPOINT),
         compatible_lines=frozenset({"1.5", "1.6", "1.7", "1.8"}),
+        kubelet_version="v1.31.14",
     ),
     NodeSpec(
         name="node-docker-dockershim",
@@ -159,6 +169,7 @@ NODES: tuple[NodeSpec, ...] = (
             ("--network-plugin=cni", "--pod-infra-container-image=k8s.gcr.io/pause:3.6"), "systemd"
         ),
         compatible_lines=frozenset({"1.4", "1.5"}),
+        kubelet_version="v1.23.17",
     ),
     NodeSpec(
         name="node-docker-cri-containerd",
@@ -173,6 +184,7 @@ NODES: tuple[NodeSpec, ...] = (
             ("--container-runtime=docker", "--network-plugin=cni"), "cgroupfs"
         ),
         compatible_lines=frozenset({"1.4", "1.5"}),
+        kubelet_version="v1.23.17",
     ),
 )
 
@@ -290,6 +302,15 @@ def inventory_for(nodes: dict[str, HostRoot], python: Path) -> dict[str, object]
     }
 
 
+def prepare_cluster() -> None:
+    """Fetch and build everything the lab's cluster runs."""
+    ensure_control_plane()
+    ensure_kubernetes_binary("kubectl")
+    ensure_runtime("etcd")
+    for tool in ("kwok", "helm", "crictl"):
+        ensure_go_tool(tool)
+
+
 def prepare(specs: Iterable[NodeSpec] = NODES, *, stream: TextIO | None = None) -> None:
     """Fetch the runtimes and build dockershim now, so a first start takes seconds."""
     specs = list(specs)
@@ -303,6 +324,12 @@ def prepare(specs: Iterable[NodeSpec] = NODES, *, stream: TextIO | None = None) 
             stream.write("Building dockershim (Kubernetes 1.23) if not cached: minutes, once\n")
             stream.flush()
         ensure_dockershim()
+    if stream:
+        stream.write(
+            "Building the control plane (Kubernetes, kwok, helm) if not cached: minutes, once\n"
+        )
+        stream.flush()
+    prepare_cluster()
 
 
 class RunningFleet:
@@ -355,6 +382,10 @@ class LabFleet:
     @property
     def inventory_path(self) -> Path:
         return self.lab_dir / INVENTORY_FILE
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return Path(str(self.state["kubeconfig"]))
 
     @property
     def node_count(self) -> int:
@@ -453,9 +484,15 @@ def serve(lab_dir: Path) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    from kruise_cri.lab.controlplane import ControlPlane
+    from kruise_cri.lab.lab_cluster import seed_lab_cluster
+
     fleet = RunningFleet(progress=sys.stdout)
-    fleet.start()
+    plane = ControlPlane(directory=lab_dir / CLUSTER_DIR, progress=sys.stdout)
     try:
+        fleet.start()
+        plane.start()
+        seed_lab_cluster(plane, fleet.specs, fleet.runtimes, progress=sys.stdout)
         python = node_python()
         inventory = inventory_for(fleet.roots, python)
         (lab_dir / INVENTORY_FILE).write_text(yaml.safe_dump(inventory, sort_keys=False))
@@ -463,6 +500,8 @@ def serve(lab_dir: Path) -> None:
             "supervisor_pid": os.getpid(),
             "lab_dir": str(lab_dir),
             "inventory": str(lab_dir / INVENTORY_FILE),
+            "kubeconfig": str(plane.kubeconfig),
+            "cluster": plane.state(),
             "nodes": {
                 name: {
                     "host_root": str(fleet.roots[name].path),
@@ -475,10 +514,12 @@ def serve(lab_dir: Path) -> None:
         temporary = lab_dir / (STATE_FILE + ".tmp")
         temporary.write_text(json.dumps(state, indent=2))
         temporary.replace(lab_dir / STATE_FILE)
-        print(f"lab up: {len(fleet.roots)} nodes", flush=True)
+        print(f"lab up: {len(fleet.roots)} nodes, cluster at {plane.server}", flush=True)
         while not stop_requested:
             time.sleep(0.2)
     finally:
+        plane.stop()
+        shutil.rmtree(lab_dir / CLUSTER_DIR, ignore_errors=True)
         fleet.stop()
         (lab_dir / STATE_FILE).unlink(missing_ok=True)
         print("lab stopped", flush=True)

@@ -10,28 +10,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kruise_cri.lab.controlplane import ControlPlane
-from kruise_cri.lab.gotools import ensure_go_tool
-from tests.integration.ansible_run import REPO_ROOT, run_module
+from kruise_cri.lab.helm import TEST_CHART, HelmError, run_helm
+from tests.integration.ansible_run import run_module
 
-CHART_DIR = REPO_ROOT / "tests" / "charts" / "kruise"
 T = TypeVar("T")
 
 
 def helm(plane: ControlPlane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the lab's real helm against ``plane``."""
-    completed = subprocess.run(
-        [str(ensure_go_tool("helm")), "--kubeconfig", str(plane.kubeconfig), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"HOME": str(plane.kubeconfig.parent), "PATH": "/usr/bin:/bin"},
-    )
-    if check and completed.returncode != 0:
-        raise AssertionError(
-            f"helm {' '.join(args)} failed:\n{completed.stdout}\n{completed.stderr}"
-        )
-    return completed
+    try:
+        return run_helm(plane.kubeconfig, *args, check=check)
+    except HelmError as error:
+        raise AssertionError(str(error)) from None
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
@@ -63,4 +53,4 @@ def run_cluster_module(module: str, args: dict[str, Any], *extra: str) -> dict[s
 
 
 def chart_dir() -> Path:
-    return CHART_DIR
+    return TEST_CHART

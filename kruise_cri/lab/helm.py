@@ -1,0 +1,39 @@
+"""Run the lab's helm (built from its Go module) against a kubeconfig."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kruise_cri.lab.gotools import ensure_go_tool
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEST_CHART = REPO_ROOT / "tests" / "charts" / "kruise"
+HELM_TIMEOUT = 300.0
+
+
+class HelmError(RuntimeError):
+    """helm exited non-zero; the message has its output."""
+
+
+def run_helm(
+    kubeconfig: Path | str, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``helm --kubeconfig KUBECONFIG ARGS``, with a throwaway HOME so no user's helm settings or
+    repositories are read or written."""
+    with tempfile.TemporaryDirectory(prefix="kruise-cri-helm-home-") as home:
+        completed = subprocess.run(
+            [str(ensure_go_tool("helm")), "--kubeconfig", str(kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=HELM_TIMEOUT,
+            check=False,
+            env={"HOME": home, "PATH": "/usr/bin:/bin"},
+        )
+    if check and completed.returncode != 0:
+        raise HelmError(
+            f"helm {' '.join(args)} failed ({completed.returncode}):\n"
+            f"{completed.stdout}{completed.stderr}"
+        )
+    return completed

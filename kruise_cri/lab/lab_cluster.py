@@ -1,0 +1,102 @@
+"""The lab's cluster: a real control plane whose nodes are the lab fleet's, as the API sees them.
+
+Each fleet node becomes a kwok Node reporting the runtime its kubelet uses
+(``containerd://1.4.13``, ``docker://20.10.24``, ...) and its kubelet version. OpenKruise 1.6.3 is
+installed with real helm from the test chart (which mirrors the upstream chart); kruise-daemon's
+pod crash-loops, with the message kruise-daemon 1.6 logs, on every node the fleet says 1.6 cannot
+serve; and one ContainerRecreateRequest shows a daemon feature in use. The planner then has a
+realistic cluster to plan for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TextIO
+
+from kruise_cri.lab.cluster_objects import (
+    client_for,
+    create_all,
+    ensure_namespace,
+    kwok_node,
+    mark_crash_looping,
+)
+from kruise_cri.lab.controlplane import ControlPlane
+from kruise_cri.lab.fleet import NodeSpec
+from kruise_cri.lab.helm import TEST_CHART, run_helm
+from kruise_cri.lab.runtimes import RunningRuntime
+
+KRUISE_NAMESPACE = "kruise-system"
+LAB_KRUISE_VERSION = "1.6.3"
+DAEMON_WAIT_SECONDS = 90.0
+CRASH_MESSAGE = (
+    "validate service connection: CRI v1 runtime API is not implemented for endpoint "
+    '"unix:///hostvarrun/dockershim.sock": rpc error: code = Unimplemented desc = unknown '
+    "service runtime.v1.RuntimeService"
+)
+
+
+def kubelet_runtime_version(spec: NodeSpec, runtimes: Sequence[RunningRuntime]) -> str:
+    """What the node's kubelet would report as ``containerRuntimeVersion``: dockershim reports
+    Docker's version under ``docker://``, containerd its own under ``containerd://``."""
+    by_kind = {runtime.kind: runtime for runtime in reversed(runtimes)}
+    if spec.with_dockershim and "dockerd" in by_kind:
+        return f"docker://{by_kind['dockerd'].build.upstream_version}"
+    return f"containerd://{by_kind['containerd'].build.upstream_version}"
+
+
+def seed_lab_cluster(
+    plane: ControlPlane,
+    specs: Mapping[str, NodeSpec],
+    runtimes: Mapping[str, Sequence[RunningRuntime]],
+    *,
+    progress: TextIO | None = None,
+) -> None:
+    def say(message: str) -> None:
+        if progress is not None:
+            progress.write(message + "\n")
+            progress.flush()
+
+    client = client_for(plane.kubeconfig)
+    say(f"  registering {len(specs)} nodes with the cluster (kwok)")
+    create_all(
+        client,
+        [
+            kwok_node(name, kubelet_runtime_version(spec, runtimes[name]), spec.kubelet_version)
+            for name, spec in specs.items()
+        ],
+    )
+    say(f"  installing OpenKruise {LAB_KRUISE_VERSION} with helm (release kruise)")
+    run_helm(plane.kubeconfig, "install", "kruise", str(TEST_CHART))
+    daemon_pods = _wait_for_daemon_pods(client, list(specs))
+    for name, spec in specs.items():
+        if "1.6" not in spec.compatible_lines:
+            mark_crash_looping(client, KRUISE_NAMESPACE, daemon_pods[name], CRASH_MESSAGE)
+    ensure_namespace(client, "shop")
+    create_all(
+        client,
+        [
+            {
+                "apiVersion": "apps.kruise.io/v1alpha1",
+                "kind": "ContainerRecreateRequest",
+                "metadata": {"name": "restart-web-0", "namespace": "shop"},
+                "spec": {"podName": "web-0", "containers": [{"name": "app"}]},
+            }
+        ],
+    )
+
+
+def _wait_for_daemon_pods(client, nodes: list[str]) -> dict[str, str]:
+    deadline = time.monotonic() + DAEMON_WAIT_SECONDS
+    while True:
+        pods = client.get(
+            f"/api/v1/namespaces/{KRUISE_NAMESPACE}/pods",
+            {"labelSelector": "control-plane=daemon"},
+        )
+        by_node = {p["spec"].get("nodeName"): p["metadata"]["name"] for p in pods["items"]}
+        if all(node in by_node for node in nodes):
+            return by_node
+        if time.monotonic() > deadline:
+            missing = ", ".join(node for node in nodes if node not in by_node)
+            raise RuntimeError(f"no kruise-daemon pod on {missing} after {DAEMON_WAIT_SECONDS} s")
+        time.sleep(0.2)
