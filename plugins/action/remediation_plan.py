@@ -1,0 +1,119 @@
+"""remediation_plan: say which way out fits, on the controller; nothing is changed anywhere."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.remediation_planner import (
+    build_plan,
+)
+
+COLLECTION_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLAYBOOKS_DIR = os.path.join(COLLECTION_DIR, "playbooks")
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "target_version": {"type": "str", "required": True},
+    "node_facts": {"type": "dict"},
+    "cluster": {"type": "dict"},
+    "node_names": {"type": "dict", "default": {}},
+    "inventory_hint": {"type": "str"},
+    "daemon_features_wanted": {"type": "bool", "default": False},
+}
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict:
+        result = super().run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        try:
+            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            if args["node_facts"] is None:
+                node_facts = _facts_from_hostvars(task_vars)
+            else:
+                node_facts = _given_facts(args["node_facts"])
+            plan = build_plan(
+                node_facts,
+                _cluster_facts(args["cluster"]),
+                target_version=args["target_version"],
+                node_names=args["node_names"],
+                shipped_playbooks=shipped_playbooks(),
+                inventory_hint=args["inventory_hint"] or None,
+                daemon_features_wanted=args["daemon_features_wanted"],
+            )
+        except AnsibleActionFail as exc:
+            result.update(failed=True, msg=exc.message)
+            return result
+        except ValueError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+        result.update(changed=False, plan=plan)
+        return result
+
+
+def shipped_playbooks(directory: str = PLAYBOOKS_DIR) -> list[str]:
+    """Names of the playbooks the collection ships (playbooks/NAME.yml)."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(name[: -len(".yml")] for name in entries if name.endswith(".yml"))
+
+
+def _kruise_cri(value: object) -> object:
+    """A host's kruise_cri facts, from the facts themselves or from its whole ansible_facts."""
+    if isinstance(value, Mapping) and "schema" not in value and "kruise_cri" in value:
+        return value["kruise_cri"]
+    return value
+
+
+def _given_facts(node_facts: Mapping[str, Any]) -> dict[str, Any]:
+    return {host: _kruise_cri(value) for host, value in node_facts.items()}
+
+
+def _host_facts(hostvars: Mapping[str, Any], host: str) -> Mapping[str, Any] | None:
+    variables = hostvars.get(host) or {}
+    facts = variables.get("ansible_facts")
+    found = facts.get("kruise_cri") if isinstance(facts, Mapping) else None
+    if found is None:
+        found = variables.get("kruise_cri")
+    return found if isinstance(found, Mapping) else None
+
+
+def _facts_from_hostvars(task_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The play's hosts (those without facts as unknown), or every host that has facts.
+
+    A plan task in the nodes' own play (run_once) sees the nodes as play hosts; one in a later
+    play on localhost does not, so then every inventory host with kruise_cri facts is taken.
+    """
+    hostvars = task_vars.get("hostvars") or {}
+    play_hosts = [str(host) for host in task_vars.get("ansible_play_hosts_all") or []]
+    in_play = {host: _host_facts(hostvars, host) for host in play_hosts}
+    if any(facts is not None for facts in in_play.values()):
+        return in_play
+    found = {str(host): _host_facts(hostvars, str(host)) for host in hostvars}
+    facts = {host: value for host, value in found.items() if value is not None}
+    if not facts:
+        raise AnsibleActionFail(
+            "node_facts: no host of the play or the inventory has kruise_cri facts; run "
+            "kruise_cri.remediation.cri_facts on the nodes first, or pass node_facts"
+        )
+    return facts
+
+
+def _cluster_facts(cluster: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The kruise dict; a registered kruise_info result is accepted too."""
+    if isinstance(cluster, Mapping) and "schema" not in cluster:
+        inner = cluster.get("kruise")
+        if isinstance(inner, Mapping):
+            return inner
+    return cluster
