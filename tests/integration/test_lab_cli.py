@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from kruise_cri.lab.cluster_objects import client_for
 from tests.integration.procfs import process_running, processes_mentioning
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
@@ -27,7 +29,19 @@ def test_lab_up_assess_down_leaves_nothing_running(tmp_path: Path) -> None:
     assert status["up"] is True
     host_roots = [Path(node["host_root"]) for node in status["nodes"].values()]
     supervisor = int(status["supervisor_pid"])
+    cluster = status["cluster"]
+    cluster_pids = [component["pid"] for component in cluster["components"].values()]
+    cluster_ports = list(cluster["ports"].values())
     try:
+        assert f"Kubeconfig: {status['kubeconfig']}" in up.stdout
+        assert oct(Path(status["kubeconfig"]).stat().st_mode & 0o777) == "0o600"
+        nodes = client_for(status["kubeconfig"]).get("/api/v1/nodes")["items"]
+        runtimes = {
+            n["metadata"]["name"]: n["status"]["nodeInfo"]["containerRuntimeVersion"] for n in nodes
+        }
+        assert runtimes["node-docker-dockershim"] == "docker://20.10.24"
+        assert runtimes["node-containerd-1-4"] == "containerd://1.4.13"
+        assert set(runtimes) == set(status["nodes"])
         assess = kruise_cri(
             "assess", "--lab", "--lab-dir", str(lab_dir), "--report-dir", str(tmp_path / "r")
         )
@@ -42,6 +56,9 @@ def test_lab_up_assess_down_leaves_nothing_running(tmp_path: Path) -> None:
     assert not any(root.exists() for root in host_roots), "host roots left behind"
     stray = processes_mentioning(*(str(root) for root in host_roots))
     assert stray == [], "runtime processes left behind"
+    assert not any(process_running(pid) for pid in cluster_pids), "control plane left running"
+    assert not any(_listening(port) for port in cluster_ports), "control plane ports left open"
+    assert not Path(cluster["directory"]).exists(), "cluster files left behind"
     status = kruise_cri("lab", "status", "--lab-dir", str(lab_dir))
     assert status.returncode == 3 and json.loads(status.stdout)["up"] is False
 
@@ -56,3 +73,8 @@ def test_assess_lab_starts_and_stops_its_own_lab(tmp_path: Path) -> None:
     assert "stopped" in assess.stdout
     assert (tmp_path / "r" / "report.html").exists()
     assert json.loads(kruise_cri("lab", "status", "--lab-dir", str(lab_dir)).stdout)["up"] is False
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
