@@ -69,13 +69,12 @@ class Component:
         return self.process is not None and self.process.poll() is None
 
     def describe_failure(self) -> str:
-        state = (
-            "running"
-            if self.alive()
-            else f"exited with {self.process.returncode}"
-            if self.process
-            else "not started"
-        )
+        if self.process is None:
+            state = "not started"
+        elif self.alive():
+            state = "running"
+        else:
+            state = f"exited with {self.process.returncode}"
         return f"--- {self.name} ({state}), {self.log_path}:\n{log_tail(self.log_path, 25)}"
 
 
@@ -83,7 +82,8 @@ class Component:
 class ControlPlane:
     """Start with :meth:`start` (or ``with ControlPlane() as plane``); the kubeconfig is
     :attr:`kubeconfig`. ``directory`` defaults to a new one under /tmp, removed by :meth:`stop`;
-    a directory given by the caller is emptied of nothing but the files the plane wrote."""
+    a directory given by the caller stays, with the components' logs, for its owner to remove.
+    etcd's data (on /dev/shm when writable) is always removed."""
 
     directory: Path | None = None
     with_kwok: bool = True
