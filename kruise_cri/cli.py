@@ -262,10 +262,12 @@ def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
         )
         return 0
     if args.lab_command == "prepare":
-        from kruise_cri.lab.fleet import prepare
+        from kruise_cri.lab.fleet import prepare, prepare_cluster
 
         prepare(stream=stream)
-        stream.write("Lab builds are ready.\n")
+        stream.write("Lab builds are ready:\n")
+        for name, path in prepare_cluster().items():  # cached by now: no work, just the paths
+            stream.write(f"  {name:<24} {path}\n")
         return 0
     if args.lab_command == "down":
         LabFleet.stop_dir(lab_dir, stream=stream)

@@ -302,13 +302,17 @@ def inventory_for(nodes: dict[str, HostRoot], python: Path) -> dict[str, object]
     }
 
 
-def prepare_cluster() -> None:
-    """Fetch and build everything the lab's cluster runs."""
-    ensure_control_plane()
-    ensure_kubernetes_binary("kubectl")
-    ensure_runtime("etcd")
+def prepare_cluster() -> dict[str, Path]:
+    """Fetch and build everything the lab's cluster runs; the binaries by name."""
+    binaries = dict(ensure_control_plane())
+    binaries["kubectl"] = ensure_kubernetes_binary("kubectl")
+    etcd = ensure_runtime("etcd").etcd
+    if etcd is None:
+        raise RuntimeError("Debian's etcd-server package has no usr/bin/etcd")
+    binaries["etcd"] = etcd
     for tool in ("kwok", "helm", "crictl"):
-        ensure_go_tool(tool)
+        binaries[tool] = ensure_go_tool(tool)
+    return binaries
 
 
 def prepare(specs: Iterable[NodeSpec] = NODES, *, stream: TextIO | None = None) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from kruise_cri.lab.cluster_objects import create_all, ensure_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane, ControlPlaneError
+from kruise_cri.lab import kubernetes_build
 from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION
 from tests.integration.kube_helpers import wait_for
 from tests.integration.procfs import process_running
@@ -119,3 +120,16 @@ def test_a_component_that_fails_shows_its_log_and_stops_the_rest(tmp_path):
     assert "kube-apiserver.log" in message
     assert plane.components == []
     assert not _listening(plane.ports["etcd_client"])
+
+
+def test_a_cached_build_is_returned_without_building(monkeypatch):
+    """The second ensure finds the record and the binary: no go command runs."""
+    built = kubernetes_build.ensure_kubernetes_binary("kube-scheduler")
+    record = kubernetes_build.kubernetes_record("kube-scheduler")
+    assert record is not None and record["version"] == kubernetes_build.KUBERNETES_VERSION
+
+    def no_go(*args, **kwargs):
+        raise AssertionError("go must not run for a cached build")
+
+    monkeypatch.setattr("kruise_cri.lab.buildcache.go_binary", no_go)
+    assert kubernetes_build.ensure_kubernetes_binary("kube-scheduler") == built
