@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from kruise_cri.lab import kubernetes_build
 from kruise_cri.lab.cluster_objects import create_all, ensure_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane, ControlPlaneError
-from kruise_cri.lab import kubernetes_build
 from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION
 from tests.integration.kube_helpers import wait_for
 from tests.integration.procfs import process_running
