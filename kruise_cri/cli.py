@@ -23,6 +23,7 @@ EXIT_ERROR = 1
 EXIT_INCOMPATIBLE = 2
 
 VERSION_PATTERN = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 COLLECTION_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -232,7 +233,8 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
         f"\n{summary['nodes']} nodes: {summary['compatible']} compatible, "
         f"{summary['incompatible']} not compatible, {summary['unknown']} not assessed "
         f"(OpenKruise {report['target']['kruise_version']})\n"
-        f"Report: {report_dir / 'report.html'}\n        {report_dir / 'report.md'}\n"
+        + describe_recommendation(report)
+        + f"Report: {report_dir / 'report.html'}\n        {report_dir / 'report.md'}\n"
         f"        {report_json}\n"
     )
     if summary["incompatible"]:
@@ -240,6 +242,41 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
     if summary["unknown"]:
         return EXIT_ERROR
     return EXIT_COMPATIBLE
+
+
+def _terminal_text(value: object) -> str:
+    """One line without control characters: the plan carries text from nodes and the cluster."""
+    return CONTROL_CHARACTERS.sub("", str(value).replace("\n", " "))
+
+
+def describe_recommendation(report: dict[str, Any]) -> str:
+    """The plan's recommendation: its title and risk, its summary and the commands to run."""
+    plan = report.get("plan")
+    recommendation = plan.get("recommendation") if isinstance(plan, dict) else None
+    if not isinstance(recommendation, dict):
+        return ""
+    risk = (recommendation.get("risk") or {}).get("level") or "unknown"
+    lines = [
+        f"Recommendation: {recommendation.get('title') or recommendation.get('path')} (risk {risk})"
+    ]
+    if recommendation.get("summary"):
+        lines.append(f"  {recommendation['summary']}")
+    commands = [str(command) for command in recommendation.get("commands") or []]
+    for index, command in enumerate(commands, 1):
+        lines.append(f"  {index}. {command}" if len(commands) > 1 else f"  {command}")
+    if recommendation.get("not_shipped"):
+        lines.append(
+            "  Not shipped in this collection yet: "
+            + ", ".join(str(name) for name in recommendation["not_shipped"])
+            + "; the report has the manual steps"
+        )
+    elif not commands:
+        lines.append(
+            "  No playbook applies: the report has the manual steps"
+            if recommendation.get("manual_steps")
+            else "  Nothing to run."
+        )
+    return "".join(_terminal_text(line) + "\n" for line in lines)
 
 
 def command_lab(args: argparse.Namespace, stream: TextIO) -> int:

@@ -16,6 +16,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_report import (
     build_report,
+    recommendation,
     render_html,
     render_json,
     render_markdown,
@@ -38,6 +39,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "kruise_version": {"type": "str", "default": "1.6.0"},
     "unreachable": {"type": "dict", "default": {}},
     "failed": {"type": "dict", "default": {}},
+    "cluster": {"type": "dict"},
+    "plan": {"type": "dict"},
     "formats": {
         "type": "list",
         "elements": "str",
@@ -73,6 +76,8 @@ class ActionModule(ActionBase):
         formats = list(dict.fromkeys(args["formats"]))
         if not formats:
             raise AnsibleActionFail("formats: name at least one of json, markdown, html")
+        cluster = _inner(args["cluster"], "kruise")
+        plan = _inner(args["plan"], "plan")
         report_dir = os.path.abspath(os.path.expanduser(args["report_dir"]))
         if os.path.exists(report_dir) and not os.path.isdir(report_dir):
             raise AnsibleActionFail(f"report_dir: {report_dir} exists and is not a directory")
@@ -85,6 +90,8 @@ class ActionModule(ActionBase):
                     generated_at=generated_at,
                     unreachable=unreachable,
                     failed=failed,
+                    cluster=cluster,
+                    plan=plan,
                 )
             except ValueError as exc:
                 raise AnsibleActionFail(str(exc)) from exc
@@ -122,6 +129,7 @@ class ActionModule(ActionBase):
             "report": report,
             "paths": paths,
             "summary_table": summary_table(report),
+            "recommendation": recommendation(report),
             "stats": {**set_stats_summary(report), "paths": paths},
         }
         if self._task.diff and changed:
@@ -150,6 +158,14 @@ def _host_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
             )
         hosts[host] = value
     return hosts
+
+
+def _inner(value: Mapping[str, Any] | None, key: str) -> Mapping[str, Any] | None:
+    """The facts themselves from a registered result too: kruise_info's (key kruise) or
+    remediation_plan's (key plan). The facts always carry "schema"."""
+    if isinstance(value, Mapping) and "schema" not in value and isinstance(value.get(key), Mapping):
+        return value[key]
+    return value
 
 
 def _kind(value: object) -> str:

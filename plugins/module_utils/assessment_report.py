@@ -1,7 +1,8 @@
 """Fleet assessment report: aggregate every node's kruise_cri facts and render them.
 
-Controller-only (Python 3.11, jinja2). Everything taken from the facts is untrusted text: the
-HTML renderer autoescapes it, the markdown and text renderers escape or strip it.
+Controller-only (Python 3.11, jinja2). Everything taken from the facts, the cluster facts and the
+plan is untrusted text: the HTML renderer autoescapes it, the markdown and text renderers escape or
+strip it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ BRIDGE_LINE = "1.5"
 BRIDGE_RELEASE = "1.5.5"
 VERDICT_ORDER = ("incompatible", "unknown", "compatible")
 INCOMPATIBLE_HOSTS_CAP = 50
+CRASH_LOOPING_SHOWN = 50  # crash-looping daemon pods listed in markdown and HTML (JSON: all)
+MESSAGE_SHOWN = 300  # characters of a pod's last message shown in markdown and HTML
 
 DAEMON_FEATURES = (
     "Container restart (ContainerRecreateRequest)",
@@ -108,8 +111,15 @@ def build_report(
     generated_at: str,
     unreachable: Mapping[str, str] | None = None,
     failed: Mapping[str, str] | None = None,
+    cluster: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Aggregate per-host kruise_cri facts into the report dict (JSON-serialisable, ordered)."""
+    """Aggregate per-host kruise_cri facts into the report dict (JSON-serialisable, ordered).
+
+    ``cluster`` is the ``kruise`` dict of kruise_info (docs/cluster-facts.md): the report keeps a
+    trimmed view of it. ``plan`` is remediation_plan's ``plan`` (docs/planner.md), kept as is.
+    Both are ``null`` in the report when not given.
+    """
     version, line = parse_kruise_version(kruise_version)
     if not isinstance(generated_at, str):
         raise ValueError(f"generated_at {generated_at!r} must be a string")
@@ -153,6 +163,8 @@ def build_report(
             for verdict in VERDICT_ORDER
         },
         "paths": _paths(nodes, line),
+        "cluster": None if cluster is None else cluster_view(cluster),
+        "plan": None if plan is None else _checked_plan(plan),
     }
 
 
@@ -480,6 +492,403 @@ def _paths(nodes: list[NodeEntry], line: str) -> list[PathEntry]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Cluster facts and plan
+
+
+def _jsonable(value: object) -> Any:
+    """A plain JSON copy: Ansible's tagged str/dict/list subclasses become plain types."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _opt_bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _checked_schema(value: object, what: str, hint: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what} must be {hint} (a dict), got {type(value).__name__}")
+    if value.get("schema") != 1:
+        raise ValueError(
+            f"{what}: schema {value.get('schema')!r} is not supported (expected {hint}, schema 1)"
+        )
+    return value
+
+
+def _checked_plan(plan: object) -> dict[str, Any]:
+    checked = _checked_schema(plan, "plan", "the plan of kruise_cri.remediation.remediation_plan")
+    return _jsonable(checked)
+
+
+def _helm_values(values: object) -> dict[str, Any]:
+    """Only the values the assessment is about: the rest may hold anything, secrets included."""
+    values = _mapping(values)
+    kept: dict[str, Any] = {}
+    if "featureGates" in values:
+        kept["featureGates"] = _opt_text(values["featureGates"])
+    daemon = _mapping(values.get("daemon"))
+    socket = {
+        key: _opt_text(daemon[key]) for key in ("socketLocation", "socketFile") if key in daemon
+    }
+    if socket:
+        kept["daemon"] = socket
+    return kept
+
+
+def _cluster_install(install: Mapping[str, Any]) -> dict[str, Any]:
+    helm = install.get("helm")
+    helm_view = None
+    if isinstance(helm, Mapping):
+        helm_view = {
+            "release": _opt_text(helm.get("release")),
+            "namespace": _opt_text(helm.get("namespace")),
+            "revision": _opt_int(helm.get("revision")),
+            "status": _opt_text(helm.get("status")),
+            "chart": _opt_text(helm.get("chart")),
+            "chart_version": _opt_text(helm.get("chart_version")),
+            "app_version": _opt_text(helm.get("app_version")),
+            "values": _helm_values(helm.get("values")),
+        }
+    return {"method": _opt_text(install.get("method")), "helm": helm_view}
+
+
+def _cluster_daemon(daemon: object) -> dict[str, Any] | None:
+    if not isinstance(daemon, Mapping):
+        return None
+    return {
+        "name": _opt_text(daemon.get("name")),
+        "namespace": _opt_text(daemon.get("namespace")),
+        "image": _opt_text(daemon.get("image")),
+        **{key: _opt_int(daemon.get(key)) for key in ("desired", "ready", "available", "updated")},
+        "socket_location": _opt_text(daemon.get("socket_location")),
+        "socket_file": _opt_text(daemon.get("socket_file")),
+        "crash_looping": [
+            {
+                "pod": _opt_text(pod.get("pod")),
+                "node": _opt_text(pod.get("node")),
+                "restarts": _opt_int(pod.get("restarts")),
+                "reason": _opt_text(pod.get("reason")),
+                "last_exit_code": _opt_int(pod.get("last_exit_code")),
+                "last_message": _opt_text(pod.get("last_message")),
+            }
+            for pod in _list(daemon.get("crash_looping"))
+            if _is_mapping(pod)
+        ],
+    }
+
+
+def _cluster_nodes(nodes: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts only: the plan lists every node with its verdict."""
+    runtimes = Counter(
+        _opt_text(node.get("container_runtime_version")) or "unknown" for node in nodes
+    )
+    states = Counter(_opt_text(node.get("daemon_pod_state")) or "none" for node in nodes)
+    return {
+        "count": len(nodes),
+        "ready": sum(1 for node in nodes if node.get("ready") is True),
+        "by_runtime": {label: runtimes[label] for label in _sorted_hosts(runtimes)},
+        "daemon_pods": {state: states[state] for state in sorted(states)},
+    }
+
+
+def _counts(entry: object) -> dict[str, Any]:
+    """The bool and int fields of a feature-use entry (crd, count, active, with_images)."""
+    return {
+        str(key): value
+        for key, value in _mapping(entry).items()
+        if isinstance(value, bool) or _opt_int(value) is not None
+    }
+
+
+def _cluster_feature_use(feature_use: Mapping[str, Any]) -> dict[str, Any]:
+    predownload = _mapping(feature_use.get("predownload_workloads"))
+    sidecar = _mapping(feature_use.get("sidecar_terminator_pods"))
+    return {
+        "in_use": _opt_bool(feature_use.get("in_use")),
+        "summary": [_text(item) for item in _list(feature_use.get("summary"))],
+        "kinds": {
+            str(kind): _counts(entry)
+            for kind, entry in _mapping(feature_use.get("kinds")).items()
+            if _is_mapping(entry)
+        },
+        "predownload_workloads": {
+            "count": _opt_int(predownload.get("count")) or 0,
+            "examples": _jsonable(_list(predownload.get("examples"))[:10]),
+        },
+        "sidecar_terminator_pods": {
+            "count": _opt_int(sidecar.get("count")) or 0,
+            "examples": [_text(item) for item in _list(sidecar.get("examples"))[:10]],
+        },
+    }
+
+
+def cluster_view(cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of kruise_info's cluster facts the report keeps.
+
+    Left out: the manager's arguments (their feature gates are kept, parsed), the Helm release's
+    values other than featureGates and daemon.socketLocation/socketFile (values can hold secrets),
+    the per-node list (the plan has every node with its verdict) and the seconds reading took
+    (it differs on every run and would make every report a change).
+    """
+    cluster = _checked_schema(
+        cluster, "cluster", "the kruise dict of kruise_cri.remediation.kruise_info"
+    )
+    api = _mapping(cluster.get("api"))
+    manager = cluster.get("manager")
+    gates = _mapping(cluster.get("feature_gates"))
+    requests = _mapping(cluster.get("requests"))
+    nodes = [node for node in _list(cluster.get("nodes")) if _is_mapping(node)]
+    return {
+        "api": {"server": _opt_text(api.get("server")), "version": _opt_text(api.get("version"))},
+        "installed": _opt_bool(cluster.get("installed")),
+        "version": _opt_text(cluster.get("version")),
+        "line": _opt_text(cluster.get("line")),
+        "namespace": _opt_text(cluster.get("namespace")),
+        "manager": {
+            "name": _opt_text(manager.get("name")),
+            "image": _opt_text(manager.get("image")),
+            "replicas": _opt_int(manager.get("replicas")),
+            "ready_replicas": _opt_int(manager.get("ready_replicas")),
+        }
+        if isinstance(manager, Mapping)
+        else None,
+        "install": _cluster_install(_mapping(cluster.get("install"))),
+        "feature_gates": {
+            "argument": _opt_text(gates.get("argument")),
+            "gates": {
+                str(name): value
+                for name, value in _mapping(gates.get("gates")).items()
+                if isinstance(value, bool)
+            },
+            "daemon_enabled": _opt_bool(gates.get("daemon_enabled")),
+        },
+        "daemon": _cluster_daemon(cluster.get("daemon")),
+        "nodes": _cluster_nodes(nodes),
+        "feature_use": _cluster_feature_use(_mapping(cluster.get("feature_use"))),
+        "findings": [
+            _finding(item) for item in _list(cluster.get("findings")) if _is_mapping(item)
+        ],
+        "requests": {
+            "count": _opt_int(requests.get("count")),
+            "by_resource": {
+                str(name): count
+                for name, count in _mapping(requests.get("by_resource")).items()
+                if _opt_int(count) is not None
+            },
+        },
+    }
+
+
+def recommendation(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The plan's recommendation, or None for a report without a plan."""
+    plan = report.get("plan")
+    found = plan.get("recommendation") if isinstance(plan, Mapping) else None
+    return dict(found) if isinstance(found, Mapping) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# What the markdown and HTML renderers show of the cluster and the plan (text, unescaped)
+
+_RISK_TONE = {"low": "ok", "medium": "warn", "high": "bad"}
+_FEASIBLE_TONE = {"yes": "ok", "partly": "warn", "no": "bad", "not needed": "muted"}
+
+
+def _texts(value: object) -> list[str]:
+    return [_text(item) for item in _list(value) if item is not None]
+
+
+def _recommendation_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    rec = recommendation(report)
+    if rec is None:
+        return None
+    path = _opt_text(rec.get("path")) or "unknown"
+    risk = _mapping(rec.get("risk"))
+    level = _opt_text(risk.get("level")) or "unknown"
+    manual_steps = _texts(rec.get("manual_steps"))
+    # A command is for copying into a shell: one line, no control characters.
+    commands = [_plain(command) for command in _texts(rec.get("commands"))]
+    if manual_steps:
+        no_command = "No playbook applies yet: follow the manual steps below."
+    elif path == "nothing_to_do":
+        no_command = "Nothing to run."
+    else:
+        no_command = "No command: see the reasons below."
+    return {
+        "path": path,
+        "title": _opt_text(rec.get("title")) or path,
+        "summary": _opt_text(rec.get("summary")) or "",
+        "reasons": _texts(rec.get("reasons")),
+        "commands": commands,
+        "no_command": no_command,
+        "not_shipped": _texts(rec.get("not_shipped")),
+        "manual_steps": manual_steps,
+        "manual_steps_doc": _opt_text(rec.get("manual_steps_doc")),
+        "risk_level": level,
+        "risk_tone": _RISK_TONE.get(level, "muted"),
+        "risk_reasons": _texts(risk.get("reasons")),
+    }
+
+
+def _plan_paths_view(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rec = _mapping(plan.get("recommendation"))
+    chosen = _opt_text(rec.get("path"))
+    steps = set(_texts(rec.get("steps")))
+    paths = []
+    for path in _list(plan.get("paths")):
+        if not _is_mapping(path):
+            continue
+        cost = _mapping(path.get("cost"))
+        risk = _mapping(path.get("risk"))
+        path_id = _opt_text(path.get("id")) or "?"
+        feasible = _opt_text(path.get("feasible")) or "unknown"
+        level = _opt_text(risk.get("level")) or "unknown"
+        paths.append(
+            {
+                "id": path_id,
+                "title": _opt_text(path.get("title")) or path_id,
+                "recommended": path_id == chosen,
+                "step": path_id in steps and path_id != chosen,
+                "feasible": feasible,
+                "feasible_tone": _FEASIBLE_TONE.get(feasible, "muted"),
+                "reasons": _texts(path.get("reasons")),
+                "features_lost": _texts(cost.get("features_lost")),
+                "nodes_drained": _opt_int(cost.get("nodes_drained")) or 0,
+                "drained_nodes": _texts(cost.get("drained_nodes")),
+                "helm_changes": _texts(cost.get("helm_changes")),
+                "notes": _texts(cost.get("notes")),
+                "risk_level": level,
+                "risk_tone": _RISK_TONE.get(level, "muted"),
+                "risk_reasons": _texts(risk.get("reasons")),
+            }
+        )
+    return paths
+
+
+def _plan_findings(plan: Mapping[str, Any]) -> list[FindingEntry]:
+    return [_finding(item) for item in _list(plan.get("findings")) if _is_mapping(item)]
+
+
+def _install_how(view: Mapping[str, Any]) -> str:
+    """How OpenKruise was installed, e.g. "Helm release kruise (namespace kruise-system, ...)"."""
+    if view.get("installed") is False:
+        return "not installed"
+    install = _mapping(view.get("install"))
+    helm = _mapping(install.get("helm"))
+    if install.get("method") == "helm" and helm:
+        details = [
+            f"namespace {helm.get('namespace') or '?'}",
+            f"chart {helm.get('chart') or '?'} {helm.get('chart_version') or '?'}",
+        ]
+        if helm.get("revision") is not None:
+            details.append(f"revision {helm['revision']}")
+        if helm.get("status"):
+            details.append(str(helm["status"]))
+        return f"Helm release {helm.get('release') or '?'} ({', '.join(details)})"
+    if install.get("method") == "manifests":
+        return "from manifests (no Helm release)"
+    return "installed by unknown means"
+
+
+def _install_text(view: Mapping[str, Any]) -> str:
+    if view.get("installed") is False:
+        return "not installed"
+    return f"{view.get('version') or 'unknown version'}, {_install_how(view)}"
+
+
+def _daemon_text(view: Mapping[str, Any]) -> str:
+    daemon = view.get("daemon")
+    if not isinstance(daemon, Mapping):
+        if _mapping(view.get("feature_gates")).get("daemon_enabled") is False:
+            return "disabled (no DaemonSet)"
+        return "no kruise-daemon DaemonSet"
+    parts = [f"{daemon.get('ready') or 0} of {daemon.get('desired') or 0} pods ready"]
+    crashing = len(_list(daemon.get("crash_looping")))
+    if crashing:
+        parts.append(f"{_count(crashing, 'pod')} crash-looping")
+    if daemon.get("socket_location"):
+        parts.append(f"socket location {daemon['socket_location']}")
+    if daemon.get("socket_file"):
+        parts.append(f"socket file {daemon['socket_file']}")
+    return ", ".join(parts)
+
+
+def _feature_use_text(view: Mapping[str, Any]) -> str:
+    feature_use = _mapping(view.get("feature_use"))
+    summary = _texts(feature_use.get("summary"))
+    if feature_use.get("in_use") is True:
+        return "yes: " + "; ".join(summary) if summary else "yes"
+    if feature_use.get("in_use") is False:
+        return "none found"
+    return "unknown"
+
+
+def _cluster_display(cluster: object) -> dict[str, Any] | None:
+    """What the markdown and HTML renderers show of the report's cluster view."""
+    if not isinstance(cluster, Mapping):
+        return None
+    gates = _mapping(cluster.get("feature_gates"))
+    daemon_enabled = gates.get("daemon_enabled")
+    gates_text = _opt_text(gates.get("argument")) or "none set (defaults)"
+    if daemon_enabled is False:
+        gates_text += " · kruise-daemon disabled"
+    elif daemon_enabled is True:
+        gates_text += " · kruise-daemon enabled"
+    manager = cluster.get("manager")
+    nodes = _mapping(cluster.get("nodes"))
+    by_runtime = _mapping(nodes.get("by_runtime"))
+    rows: list[tuple[str, str]] = [("OpenKruise", _install_text(cluster))]
+    if isinstance(manager, Mapping):
+        rows.append(
+            (
+                "kruise-manager",
+                f"{manager.get('ready_replicas') or 0} of {manager.get('replicas') or 0} "
+                "replicas ready",
+            )
+        )
+    rows += [
+        ("Feature gates", gates_text),
+        ("kruise-daemon", _daemon_text(cluster)),
+        (
+            "Nodes",
+            f"{nodes.get('count') or 0} ({nodes.get('ready') or 0} ready): "
+            + (", ".join(f"{label}: {n}" for label, n in by_runtime.items()) or "none"),
+        ),
+        ("Daemon features in use", _feature_use_text(cluster)),
+    ]
+    daemon = _mapping(cluster.get("daemon"))
+    crashing = [pod for pod in _list(daemon.get("crash_looping")) if _is_mapping(pod)]
+    return {
+        "server": _opt_text(_mapping(cluster.get("api")).get("server")) or "unknown",
+        "api_version": _opt_text(_mapping(cluster.get("api")).get("version")) or "unknown",
+        "installed": cluster.get("installed"),
+        "version": _opt_text(cluster.get("version")),
+        "install_how": _install_how(cluster),
+        "gates_argument": _opt_text(gates.get("argument")),
+        "daemon_enabled": daemon_enabled,
+        "daemon": daemon or None,
+        "daemon_text": _daemon_text(cluster),
+        "feature_use": _mapping(cluster.get("feature_use")),
+        "by_runtime": dict(by_runtime),
+        "rows": rows,
+        "crash_looping": [
+            {
+                **pod,
+                "message": _ellipsize(_plain(pod.get("last_message")), MESSAGE_SHOWN),
+            }
+            for pod in crashing[:CRASH_LOOPING_SHOWN]
+        ],
+        "crash_looping_total": len(crashing),
+        "crash_looping_more": max(0, len(crashing) - CRASH_LOOPING_SHOWN),
+        "findings": [
+            _finding(item) for item in _list(cluster.get("findings")) if _is_mapping(item)
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # Renderers
 
 
@@ -518,6 +927,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"Target: OpenKruise **{_md(version)}** (line {_md(line)}) · "
         f"Verdict: **{_md(summary['verdict'])}** · Generated: {_md(report['generated_at'])}",
         "",
+        *_md_recommendation(report),
         "## Summary",
         "",
         "| Nodes | Compatible | Incompatible | Unknown |",
@@ -530,6 +940,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         out += ["| Runtime (kubelet's) | Nodes |", "|---|---:|"]
         out += [f"| {_md(label)} | {n} |" for label, n in summary["by_runtime"].items()]
         out.append("")
+    out += _md_cluster(report)
     out += [
         "## kruise-daemon lines",
         "",
@@ -549,11 +960,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| {everywhere} |"
         )
     out += ["", "## Ways out", ""]
-    for path in report["paths"]:
-        out.append(
-            f"- **{_md(path['title'])}** ({_md(_fit_label(path))}): {_md(path['statement'])}"
-        )
-        out += [f"  - {_md(cost)}" for cost in path.get("costs", [])]
+    if isinstance(report.get("plan"), Mapping):
+        out += _md_plan_paths(report["plan"])
+    else:
+        for path in report["paths"]:
+            out.append(
+                f"- **{_md(path['title'])}** ({_md(_fit_label(path))}): {_md(path['statement'])}"
+            )
+            out += [f"  - {_md(cost)}" for cost in path.get("costs", [])]
     out += ["", "## Nodes", ""]
     for verdict in VERDICT_ORDER:
         nodes = report["groups"][verdict]
@@ -573,6 +987,130 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             )
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _md_code(text: object) -> list[str]:
+    """A fenced code block that untrusted text cannot close: the fence is longer than any run of
+    backticks in the text (newlines and control characters are stripped first)."""
+    line = _plain(text)
+    longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}sh", line, fence]
+
+
+def _md_list(items: Iterable[object], indent: str = "") -> list[str]:
+    return [f"{indent}- {_md(item)}" for item in items]
+
+
+def _md_recommendation(report: Mapping[str, Any]) -> list[str]:
+    rec = _recommendation_view(report)
+    if rec is None:
+        return []
+    out = [
+        "## Recommendation",
+        "",
+        f"**{_md(rec['title'])}** · risk: **{_md(rec['risk_level'])}**",
+        "",
+        _md(rec["summary"]),
+        "",
+    ]
+    for index, command in enumerate(rec["commands"], 1):
+        if len(rec["commands"]) > 1:
+            out += [f"Step {index} of {len(rec['commands'])}:", ""]
+        out += [*_md_code(command), ""]
+    if not rec["commands"]:
+        out += [_md(rec["no_command"]), ""]
+    if rec["reasons"]:
+        out += ["Why:", "", *_md_list(rec["reasons"]), ""]
+    if rec["risk_reasons"]:
+        out += [f"Risk ({_md(rec['risk_level'])}):", "", *_md_list(rec["risk_reasons"]), ""]
+    if rec["manual_steps"]:
+        where = f" ({_md(rec['manual_steps_doc'])})" if rec["manual_steps_doc"] else ""
+        out += [f"Manual steps{where}:", "", *_md_list(rec["manual_steps"]), ""]
+    return out
+
+
+def _md_cluster(report: Mapping[str, Any]) -> list[str]:
+    view = _cluster_display(report.get("cluster"))
+    if view is None:
+        return []
+    out = [
+        "## Cluster",
+        "",
+        f"API server {_md(view['server'])} (Kubernetes {_md(view['api_version'])})",
+        "",
+        "| What | State |",
+        "|---|---|",
+    ]
+    out += [f"| {_md(label)} | {_md(value)} |" for label, value in view["rows"]]
+    out.append("")
+    crashing = view["crash_looping"]
+    if crashing:
+        out += [
+            f"### Crash-looping kruise-daemon pods ({view['crash_looping_total']})",
+            "",
+            "| Pod | Node | Restarts | Last exit code | Last message |",
+            "|---|---|---:|---:|---|",
+        ]
+        out += [
+            f"| {_md(pod['pod'])} | {_md(pod['node'])} | {_md(pod['restarts'])} "
+            f"| {_md(pod['last_exit_code'])} | {_md(pod['message'])} |"
+            for pod in crashing
+        ]
+        if view["crash_looping_more"]:
+            out += ["", f"And {view['crash_looping_more']} more (all of them in report.json)."]
+        out.append("")
+    if view["findings"]:
+        out += ["### Cluster findings", ""]
+        out += [
+            f"- {_md(item['severity'])}: "
+            + (f"{_md(item['source'])}: " if item["source"] else "")
+            + _md(item["message"])
+            for item in view["findings"]
+        ]
+        out.append("")
+    return out
+
+
+def _md_plan_paths(plan: Mapping[str, Any]) -> list[str]:
+    paths = _plan_paths_view(plan)
+    out = [
+        "| Path | Feasible | Features lost | Nodes drained | Helm changes | Risk |",
+        "|---|---|---|---:|---|---|",
+    ]
+    for path in paths:
+        title = f"**{_md(path['title'])}**"
+        if path["recommended"]:
+            title += " (recommended)"
+        elif path["step"]:
+            title += " (then)"
+        lost = "; ".join(_md(item) for item in path["features_lost"]) or "none"
+        drained = str(path["nodes_drained"])
+        if path["drained_nodes"]:
+            drained += f" ({_md(_host_list(path['drained_nodes']))})"
+        helm = "; ".join(_md(item) for item in path["helm_changes"]) or "none"
+        out.append(
+            f"| {title} | {_md(path['feasible'])} | {lost} | {drained} | {helm} "
+            f"| {_md(path['risk_level'])} |"
+        )
+    out.append("")
+    for path in paths:
+        out.append(f"- **{_md(path['title'])}** ({_md(path['feasible'])})")
+        out += _md_list(path["reasons"], "  ")
+        out += _md_list(path["notes"], "  ")
+        if path["risk_reasons"]:
+            out.append(
+                f"  - Risk ({_md(path['risk_level'])}): "
+                + "; ".join(_md(item) for item in path["risk_reasons"])
+            )
+    findings = _plan_findings(plan)
+    if findings:
+        out += ["", "Notes from the plan:", ""]
+        out += [
+            f"- {_md(item['severity'])}: {_md(item['source'])}: {_md(item['message'])}"
+            for item in findings
+        ]
+    return out
 
 
 def _works_everywhere(row: Mapping[str, int], nodes: int) -> bool:
@@ -643,6 +1181,21 @@ def set_stats_summary(report: Mapping[str, Any]) -> dict[str, Any]:
         "unknown": summary["unknown"],
         "incompatible_hosts": incompatible[:INCOMPATIBLE_HOSTS_CAP],
         "incompatible_hosts_truncated": len(incompatible) > INCOMPATIBLE_HOSTS_CAP,
+        "recommendation": _stats_recommendation(report),
+    }
+
+
+def _stats_recommendation(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Path, title and command of the plan's recommendation (null without a plan)."""
+    rec = recommendation(report)
+    if rec is None:
+        return None
+    return {
+        "path": _opt_text(rec.get("path")),
+        "title": _opt_text(rec.get("title")),
+        "command": _opt_text(rec.get("command")),
+        "commands": _texts(rec.get("commands")),
+        "risk": _opt_text(_mapping(rec.get("risk")).get("level")),
     }
 
 
@@ -739,6 +1292,7 @@ def _html_view(report: Mapping[str, Any]) -> dict[str, Any]:
         }
         for path in report["paths"]
     ]
+    plan = report.get("plan")
     return {
         "report": report,
         "summary": summary,
@@ -748,6 +1302,10 @@ def _html_view(report: Mapping[str, Any]) -> dict[str, Any]:
         "groups": groups,
         "paths": paths,
         "node_total": nodes,
+        "rec": _recommendation_view(report),
+        "cluster": _cluster_display(report.get("cluster")),
+        "plan_paths": _plan_paths_view(plan) if isinstance(plan, Mapping) else None,
+        "plan_findings": _plan_findings(plan) if isinstance(plan, Mapping) else [],
     }
 
 

@@ -131,6 +131,62 @@ table { border-collapse: collapse; width: 100%; }
 .hosts { display: flex; flex-wrap: wrap; gap: 5px; }
 .hosts code { font-size: .8rem; }
 
+.rec { margin: 26px 0 0; background: var(--surface); border: 1px solid var(--border); border-left: 6px solid var(--accent);
+  border-radius: 12px; box-shadow: var(--shadow); padding: 20px 24px 18px; }
+.rec .eyebrow { margin-bottom: 4px; }
+.rec-head { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 14px; }
+.rec-head h2 { font-size: 1.45rem; margin: 0; }
+.rec-summary { font-size: 1.02rem; margin: 10px 0 14px; max-width: 72em; }
+.risk { display: inline-block; font-size: .76rem; font-weight: 650; padding: 2px 9px; border-radius: 6px;
+  text-transform: uppercase; letter-spacing: .04em; white-space: nowrap; }
+.risk.ok { color: var(--ok); background: var(--ok-bg); } .risk.bad { color: var(--bad); background: var(--bad-bg); }
+.risk.warn { color: var(--warn); background: var(--warn-bg); } .risk.muted { color: var(--muted); background: var(--muted-bg); }
+.cmd { margin: 10px 0 0; }
+.cmd-label { font-size: .72rem; text-transform: uppercase; letter-spacing: .07em; color: var(--muted); font-weight: 650; }
+pre.command { margin: 4px 0 0; background: var(--code-bg); border: 1px solid var(--border); border-radius: 8px;
+  padding: 10px 14px; white-space: pre-wrap; overflow-wrap: anywhere; }
+pre.command code { background: none; padding: 0; font-size: .88rem; }
+.rec-none { margin: 0; color: var(--muted); }
+.rec-cols { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12px 28px; margin-top: 16px; }
+.rec-cols h4, .manual h4 { font-size: .72rem; text-transform: uppercase; letter-spacing: .07em; color: var(--muted); margin-bottom: 4px; }
+.rec-cols ul, .manual ol { margin: 0; padding-left: 18px; font-size: .9rem; }
+.rec-cols li, .manual li { margin: 3px 0; overflow-wrap: anywhere; }
+.manual { margin-top: 14px; padding: 10px 14px; border-radius: 8px; background: var(--warn-bg); }
+.manual p { margin: 0 0 6px; font-size: .9rem; }
+.manual p.doc { margin: 6px 0 0; color: var(--muted); font-size: .85rem; }
+
+.ccards { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 14px; }
+.ccard { background: var(--surface); border: 1px solid var(--border); border-radius: 12px; padding: 14px 18px;
+  box-shadow: var(--shadow); border-top: 4px solid var(--border); display: flex; flex-direction: column; gap: 6px; min-width: 0; }
+.ccard.ok { border-top-color: var(--ok-bar); } .ccard.bad { border-top-color: var(--bad-bar); }
+.ccard.warn { border-top-color: var(--warn-bar); }
+.ccard h4 { font-size: .72rem; text-transform: uppercase; letter-spacing: .07em; color: var(--muted); }
+.ccard .big { font-size: 1.5rem; font-weight: 700; line-height: 1.15; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.ccard .big small { font-size: .9rem; font-weight: 600; color: var(--muted); }
+.ccard p, .ccard ul { margin: 0; font-size: .87rem; color: var(--muted); overflow-wrap: anywhere; }
+.ccard ul { padding-left: 18px; }
+.ccard code { font-size: .8rem; }
+.subhead { font-size: 1.02rem; margin: 22px 0 8px; }
+.pods td, .pods th { vertical-align: top; }
+.pods td.name { white-space: nowrap; }
+.pods td.msg { overflow-wrap: anywhere; font-family: var(--mono); font-size: .8rem; min-width: 260px; }
+.more { color: var(--muted); font-size: .86rem; margin: 8px 0 0; }
+
+.plan { table-layout: fixed; min-width: 860px; }
+.plan th, .plan td { vertical-align: top; overflow-wrap: anywhere; }
+.plan tbody th { white-space: normal; }
+.plan .drained { display: block; margin-top: 2px; font-size: .8rem; color: var(--muted); }
+.plan .title { display: block; }
+.plan ul { margin: 0; padding-left: 16px; font-size: .84rem; }
+.plan li { margin: 1px 0; overflow-wrap: anywhere; }
+.plan td { font-size: .88rem; }
+.plan .none { color: var(--muted); }
+.plan details { margin-top: 6px; }
+.plan details ul { color: var(--muted); font-weight: 400; margin-top: 4px; }
+.plan code { font-size: .78rem; }
+.tag.then { background: var(--muted-bg); color: var(--muted); }
+.plan-notes { margin-top: 14px; }
+
 .group { margin-top: 26px; }
 .group-head { display: flex; align-items: baseline; gap: 10px; flex-wrap: wrap; margin-bottom: 2px; }
 .group-head h3 { font-size: 1.1rem; }
@@ -184,10 +240,14 @@ footer p { margin: 12px 0 0; }
 
 @media (max-width: 860px) {
   .paths { grid-template-columns: 1fr; }
+  .ccards { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .rec-cols { grid-template-columns: 1fr; }
   .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }
 }
 @media (max-width: 560px) {
   body { font-size: 14.5px; }
+  .ccards { grid-template-columns: 1fr; }
+  .rec { padding: 16px 16px 14px; }
   .wrap { padding: 0 14px; }
   .top { padding: 20px 0 16px; }
   .card { padding: 12px 14px 10px; } .card .n { font-size: 1.8rem; }
@@ -211,7 +271,7 @@ footer p { margin: 12px 0 0; }
   .toc, summary { display: none; }
   .top { padding-top: 12px; }
   section { margin: 18px 0; }
-  .node, .path, .card, .panel { break-inside: avoid; }
+  .node, .path, .card, .panel, .rec, .ccard { break-inside: avoid; }
   h2, h3, .group-head, .lede { break-after: avoid; }
   .scroll { overflow: visible; }
   .bar { min-width: 60px; }
@@ -233,10 +293,42 @@ footer p { margin: 12px 0 0; }
   </div>
 </header>
 <nav class="wrap toc" aria-label="Sections">
-  <a href="#summary">Summary</a><a href="#lines">Lines</a><a href="#ways-out">Ways out</a>
+  {% if rec %}<a href="#recommendation">Recommendation</a>{% endif %}<a href="#summary">Summary</a>{% if cluster %}<a href="#cluster">Cluster</a>{% endif %}<a href="#lines">Lines</a><a href="#ways-out">Ways out</a>
   {% for group in groups %}<a href="#nodes-{{ group.verdict }}">{{ group.title }} ({{ group.nodes|length }})</a>{% endfor %}
 </nav>
 <main class="wrap">
+{% if rec %}
+<section id="recommendation" class="rec" aria-label="Recommendation">
+  <p class="eyebrow">Recommendation</p>
+  <div class="rec-head">
+    <h2>{{ rec.title }}</h2>
+    <span class="risk {{ rec.risk_tone }}">risk: {{ rec.risk_level }}</span>
+  </div>
+  <p class="rec-summary">{{ rec.summary }}</p>
+  {% for command in rec.commands %}
+  <div class="cmd">
+    {% if rec.commands|length > 1 %}<span class="cmd-label">Step {{ loop.index }} of {{ rec.commands|length }}</span>{% endif %}
+    <pre class="command"><code>{{ command }}</code></pre>
+  </div>
+  {% else %}
+  <p class="rec-none">{{ rec.no_command }}</p>
+  {% endfor %}
+  {% if rec.reasons or rec.risk_reasons %}
+  <div class="rec-cols">
+    <div><h4>Why</h4>{% if rec.reasons %}<ul>{% for reason in rec.reasons %}<li>{{ reason }}</li>{% endfor %}</ul>{% else %}<p class="none-text">No reasons given.</p>{% endif %}</div>
+    <div><h4>Risk: {{ rec.risk_level }}</h4>{% if rec.risk_reasons %}<ul>{% for reason in rec.risk_reasons %}<li>{{ reason }}</li>{% endfor %}</ul>{% else %}<p class="none-text">Nothing in particular.</p>{% endif %}</div>
+  </div>
+  {% endif %}
+  {% if rec.manual_steps %}
+  <div class="manual">
+    {% if rec.not_shipped %}<p>Not shipped in this collection yet: {% for name in rec.not_shipped %}<code>{{ name }}</code>{% if not loop.last %}, {% endif %}{% endfor %}. The command{{ 's are' if rec.commands|length > 1 else ' is' }} what {{ 'they' if rec.commands|length > 1 else 'it' }} will be; until then:</p>{% endif %}
+    <h4>Manual steps</h4>
+    <ol>{% for step in rec.manual_steps %}<li>{{ step }}</li>{% endfor %}</ol>
+    {% if rec.manual_steps_doc %}<p class="doc">In detail: <code>{{ rec.manual_steps_doc }}</code> in the collection.</p>{% endif %}
+  </div>
+  {% endif %}
+</section>
+{% endif %}
 <section id="summary" aria-label="Summary">
   <div class="cards">
     <div class="card"><div class="n">{{ summary.nodes }}</div><div class="label">Nodes</div></div>
@@ -253,6 +345,69 @@ footer p { margin: 12px 0 0; }
   </div>
   {% endif %}
 </section>
+
+{% if cluster %}
+<section id="cluster">
+  <h2>Cluster</h2>
+  <p class="lede">What the Kubernetes API at <code>{{ cluster.server|wbr }}</code> (Kubernetes {{ cluster.api_version }}) says.</p>
+  <div class="ccards">
+    <div class="ccard">
+      <h4>OpenKruise</h4>
+      <div class="big">{% if cluster.installed is sameas false %}not installed{% else %}{{ cluster.version or 'unknown version' }}{% endif %}</div>
+      <p>{{ cluster.install_how }}</p>
+    </div>
+    <div class="ccard{% if cluster.daemon_enabled is sameas false %} warn{% endif %}">
+      <h4>Feature gates</h4>
+      <div class="big">{% if cluster.daemon_enabled is sameas false %}daemon off{% elif cluster.daemon_enabled is sameas true %}daemon on{% else %}unknown{% endif %}</div>
+      <p>{% if cluster.gates_argument %}<code>{{ cluster.gates_argument }}</code>{% else %}none set (defaults){% endif %}</p>
+    </div>
+    <div class="ccard{% if cluster.crash_looping_total %} bad{% elif cluster.daemon %} ok{% endif %}">
+      <h4>kruise-daemon</h4>
+      {% if cluster.daemon %}
+      <div class="big">{{ cluster.daemon.ready or 0 }} / {{ cluster.daemon.desired or 0 }} <small>ready</small></div>
+      {% else %}
+      <div class="big">none</div>
+      {% endif %}
+      <p>{{ cluster.daemon_text }}</p>
+    </div>
+    <div class="ccard{% if cluster.feature_use.in_use %} warn{% endif %}">
+      <h4>Daemon features in use</h4>
+      <div class="big">{{ {True: 'yes', False: 'none found'}.get(cluster.feature_use.in_use, 'unknown') }}</div>
+      {% if cluster.feature_use.summary %}<ul>{% for item in cluster.feature_use.summary %}<li>{{ item }}</li>{% endfor %}</ul>{% endif %}
+    </div>
+  </div>
+  {% if cluster.by_runtime %}
+  <div class="runtimes">
+    <span class="caption">Runtimes the API reports:</span>
+    {% for label, n in cluster.by_runtime.items() %}
+    <span class="chip" title="{{ label }}">{{ label }} <b>&times;{{ n }}</b></span>
+    {% endfor %}
+  </div>
+  {% endif %}
+  {% if cluster.crash_looping %}
+  <h3 class="subhead">Crash-looping kruise-daemon pods ({{ cluster.crash_looping_total }})</h3>
+  <div class="panel scroll">
+  <table class="matrix pods">
+    <thead><tr><th scope="col">Pod</th><th scope="col">Node</th><th scope="col" class="num">Restarts</th><th scope="col" class="num">Exit</th><th scope="col">Last message</th></tr></thead>
+    <tbody>
+    {% for pod in cluster.crash_looping %}
+      <tr><td class="name"><code>{{ pod.pod or '?' }}</code></td><td class="name"><code>{{ pod.node or '?' }}</code></td><td class="num">{{ pod.restarts if pod.restarts is not none else '?' }}</td><td class="num">{{ pod.last_exit_code if pod.last_exit_code is not none else '?' }}</td><td class="msg">{{ pod.message or '—' }}</td></tr>
+    {% endfor %}
+    </tbody>
+  </table>
+  </div>
+  {% if cluster.crash_looping_more %}<p class="more">And {{ cluster.crash_looping_more }} more; report.json lists them all.</p>{% endif %}
+  {% endif %}
+  {% if cluster.findings %}
+  <h3 class="subhead">Cluster findings</h3>
+  <ul class="findings">
+  {% for finding in cluster.findings %}
+    <li><span class="sev {{ finding.severity }}">{{ finding.severity }}</span>{% if finding.source %}<code>{{ finding.source|wbr }}</code> {% endif %}{{ finding.message }}</li>
+  {% endfor %}
+  </ul>
+  {% endif %}
+</section>
+{% endif %}
 
 <section id="lines">
   <h2>kruise-daemon lines</h2>
@@ -278,6 +433,38 @@ footer p { margin: 12px 0 0; }
 
 <section id="ways-out">
   <h2>Ways out</h2>
+  {% if plan_paths is not none %}
+  <p class="lede">Every path the planner weighed{% if cluster %}, from the node facts and the cluster{% else %}, from the node facts alone: without a kubeconfig the installation and the use of the daemon's features are unknown{% endif %}.</p>
+  <div class="panel scroll">
+  <table class="matrix plan">
+    <colgroup><col style="width: 19%"><col style="width: 10%"><col style="width: 25%"><col style="width: 12%"><col style="width: 24%"><col style="width: 10%"></colgroup>
+    <thead><tr><th scope="col">Path</th><th scope="col">Feasible</th><th scope="col">Features lost</th><th scope="col">Drains</th><th scope="col">Helm changes</th><th scope="col">Risk</th></tr></thead>
+    <tbody>
+    {% for path in plan_paths %}
+      <tr{% if path.recommended %} class="target"{% endif %}>
+        <th scope="row"><span class="title">{{ path.title }}{% if path.recommended %}<span class="tag">recommended</span>{% elif path.step %}<span class="tag then">then</span>{% endif %}</span>
+          {% if path.reasons or path.notes %}<details><summary>Why</summary><ul>{% for reason in path.reasons %}<li>{{ reason }}</li>{% endfor %}{% for note in path.notes %}<li>{{ note }}</li>{% endfor %}</ul></details>{% endif %}</th>
+        <td><span class="fit {{ path.feasible_tone }}">{{ path.feasible }}</span></td>
+        <td>{% if path.features_lost %}<ul>{% for feature in path.features_lost %}<li>{{ feature }}</li>{% endfor %}</ul>{% else %}<span class="none">none</span>{% endif %}</td>
+        <td>{{ path.nodes_drained }} {{ 'node' if path.nodes_drained == 1 else 'nodes' }}{% if path.drained_nodes %}<span class="drained">{{ path.drained_nodes|join(', ') }}</span>{% endif %}</td>
+        <td>{% if path.helm_changes %}<ul>{% for change in path.helm_changes %}<li>{{ change }}</li>{% endfor %}</ul>{% else %}<span class="none">none</span>{% endif %}</td>
+        <td><span class="risk {{ path.risk_tone }}">{{ path.risk_level }}</span>{% if path.risk_reasons %}<details><summary>Why</summary><ul>{% for reason in path.risk_reasons %}<li>{{ reason }}</li>{% endfor %}</ul></details>{% endif %}</td>
+      </tr>
+    {% endfor %}
+    </tbody>
+  </table>
+  </div>
+  {% if plan_findings %}
+  <div class="plan-notes">
+  <h3 class="subhead">Notes from the plan</h3>
+  <ul class="findings">
+  {% for finding in plan_findings %}
+    <li><span class="sev {{ finding.severity }}">{{ finding.severity }}</span>{% if finding.source %}<code>{{ finding.source|wbr }}</code> {% endif %}{{ finding.message }}</li>
+  {% endfor %}
+  </ul>
+  </div>
+  {% endif %}
+  {% else %}
   <p class="lede">What the node data says about each option. Cluster usage of the affected features is not part of this report.</p>
   <div class="paths">
   {% for path in paths %}
@@ -295,6 +482,7 @@ footer p { margin: 12px 0 0; }
     </div>
   {% endfor %}
   </div>
+  {% endif %}
 </section>
 
 <section id="nodes">

@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.remediation_planner import (
+    build_plan,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "unit"))
-from test_assessment_report import mixed_fleet  # noqa: E402
+from test_assessment_report import cluster_facts, mixed_fleet  # noqa: E402
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
@@ -158,6 +161,8 @@ def test_formats_subset(tmp_path: Path, fleet_args: dict[str, Any]) -> None:
         ({"facts": {"node-a": ["not", "facts"]}}, "facts: the value for host 'node-a'"),
         ({"report_dir": None}, "report_dir"),
         ({"bogus": 1}, "bogus"),
+        ({"cluster": {"schema": 2}}, "cluster: schema 2 is not supported"),
+        ({"plan": {"recommendation": {}}}, "plan: schema None is not supported"),
     ],
 )
 def test_bad_options_fail_naming_the_option(
@@ -177,3 +182,54 @@ def test_report_dir_that_is_a_file(tmp_path: Path, fleet_args: dict[str, Any]) -
     result = run_play(tmp_path, {**fleet_args, "report_dir": str(blocker)})
     assert result["failed"] is True
     assert result["msg"] == f"report_dir: {blocker} exists and is not a directory"
+
+
+def test_cluster_and_plan_make_the_recommendation(
+    tmp_path: Path, fleet_args: dict[str, Any]
+) -> None:
+    hosts, unreachable = mixed_fleet()
+    cluster = cluster_facts()
+    plan = build_plan(
+        {**hosts, **dict.fromkeys(unreachable)},
+        cluster,
+        target_version="1.6.0",
+        inventory_hint="hosts.yml",
+    )
+    # As a playbook registers them: the whole kruise_info and remediation_plan results.
+    args = {
+        **fleet_args,
+        "cluster": {"changed": False, "kruise": cluster},
+        "plan": {"changed": False, "plan": plan},
+    }
+    first = run_play(tmp_path, args)
+    assert first["changed"] is True, first
+    report_dir = Path(fleet_args["report_dir"])
+    on_disk = json.loads((report_dir / "report.json").read_text())
+    assert on_disk == first["report"]
+    assert on_disk["plan"] == plan
+    assert on_disk["cluster"]["install"]["helm"]["values"] == {
+        "featureGates": "ImagePullJobGate=true",
+        "daemon": {"socketLocation": "/var/run"},
+    }
+    recommendation = plan["recommendation"]
+    assert recommendation["path"] == "pin_1_5"
+    assert first["recommendation"] == recommendation
+    assert first["stats"]["recommendation"] == {
+        "path": "pin_1_5",
+        "title": "Pin OpenKruise 1.5.5",
+        "command": recommendation["command"],
+        "commands": recommendation["commands"],
+        "risk": recommendation["risk"]["level"],
+    }
+    assert recommendation["command"].startswith("ansible-playbook kruise_cri.remediation.")
+    assert recommendation["command"] in (report_dir / "report.md").read_text()
+    assert recommendation["command"] in (report_dir / "report.html").read_text()
+
+    again = run_play(tmp_path, {**fleet_args, "cluster": cluster, "plan": plan})
+    assert again["changed"] is False  # the same facts given either way: nothing to rewrite
+
+    node_only = run_play(tmp_path, fleet_args, "--check")
+    assert node_only["changed"] is True
+    assert node_only["report"]["cluster"] is None and node_only["report"]["plan"] is None
+    assert node_only["recommendation"] is None
+    assert node_only["stats"]["recommendation"] is None

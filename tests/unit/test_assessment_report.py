@@ -1,4 +1,5 @@
-"""Fleet report: aggregation, paths statement, renderers and escaping of untrusted node text."""
+"""Fleet report: aggregation, paths statement, cluster and plan, renderers and escaping of
+untrusted node and cluster text."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_
     render_markdown,
     set_stats_summary,
     summary_table,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.remediation_planner import (
+    build_plan,
 )
 
 GENERATED_AT = "2025-01-02T03:04:05+00:00"
@@ -425,6 +429,8 @@ def test_hosts_are_sorted_naturally_and_report_is_json_stable() -> None:
         "per_line",
         "groups",
         "paths",
+        "cluster",
+        "plan",
     ]
     assert json.loads(text) == report
 
@@ -578,3 +584,389 @@ def test_write_sample_report(tmp_path: Path) -> None:
         (sample_dir / name).write_text(text, encoding="utf-8")
     assert json.loads((sample_dir / "report.json").read_text(encoding="utf-8")) == report
     assert (sample_dir / "report.html").stat().st_size > 10_000
+
+
+# --- cluster facts and plan -------------------------------------------------------------------
+
+CRASH_MESSAGE = (
+    "validate service connection: CRI v1 runtime API is not implemented for endpoint "
+    '"unix:///hostvarrun/dockershim.sock": rpc error: code = Unimplemented'
+)
+
+
+def cluster_facts(
+    *, crash_message: str = CRASH_MESSAGE, crash_pod: str = "kruise-daemon-7xk2p"
+) -> dict[str, Any]:
+    """kruise_info's kruise dict for the mixed fleet, shaped as docs/cluster-facts.md shows."""
+
+    def node(name: str, runtime: str, kubelet: str, state: str) -> dict[str, Any]:
+        kind, _, version = runtime.partition("://")
+        return {
+            "name": name,
+            "container_runtime_version": runtime,
+            "runtime": kind,
+            "runtime_version": version,
+            "kubelet_version": kubelet,
+            "ready": True,
+            "unschedulable": False,
+            "daemon_pod": f"kruise-daemon-{name}",
+            "daemon_pod_state": state,
+        }
+
+    return {
+        "schema": 1,
+        "api": {"server": "https://10.0.0.1:6443", "version": "v1.30.4"},
+        "installed": True,
+        "version": "1.6.3",
+        "line": "1.6",
+        "namespace": "kruise-system",
+        "manager": {
+            "name": "kruise-controller-manager",
+            "image": "openkruise/kruise-manager:v1.6.3",
+            "replicas": 2,
+            "ready_replicas": 2,
+            "args": ["--feature-gates=ImagePullJobGate=true", "--token=manager-arg-secret"],
+        },
+        "install": {
+            "method": "helm",
+            "helm": {
+                "release": "kruise",
+                "namespace": "kruise-system",
+                "revision": 3,
+                "status": "deployed",
+                "chart": "kruise",
+                "chart_version": "1.6.3",
+                "app_version": "1.6.3",
+                "values": {
+                    "featureGates": "ImagePullJobGate=true",
+                    "daemon": {"socketLocation": "/var/run", "extraEnv": "daemon-secret"},
+                    "imagePullSecrets": [{"name": "registry-secret"}],
+                },
+            },
+        },
+        "feature_gates": {
+            "argument": "ImagePullJobGate=true",
+            "gates": {"ImagePullJobGate": True},
+            "daemon_enabled": True,
+        },
+        "daemon": {
+            "name": "kruise-daemon",
+            "namespace": "kruise-system",
+            "image": "openkruise/kruise-manager:v1.6.3",
+            "desired": 5,
+            "ready": 2,
+            "available": 2,
+            "updated": 5,
+            "socket_location": "/var/run",
+            "socket_file": None,
+            "crash_looping": [
+                {
+                    "pod": crash_pod,
+                    "node": "node-dockershim",
+                    "restarts": 12,
+                    "reason": "CrashLoopBackOff",
+                    "last_exit_code": 1,
+                    "last_message": crash_message,
+                },
+                {
+                    "pod": "kruise-daemon-b8d4q",
+                    "node": "node-ctd14",
+                    "restarts": 9,
+                    "reason": "CrashLoopBackOff",
+                    "last_exit_code": 1,
+                    "last_message": CRASH_MESSAGE,
+                },
+            ],
+        },
+        "nodes": [
+            node("node-ctd14", "containerd://1.4.13", "v1.22.17", "crash-looping"),
+            node("node-ctd16", "containerd://1.6.20", "v1.26.15", "running"),
+            node("node-ctd21", "containerd://2.1.9", "v1.33.1", "running"),
+            node("node-docker-cri-ctd", "docker://20.10.24", "v1.23.17", "crash-looping"),
+            node("node-dockershim", "docker://20.10.24", "v1.23.17", "crash-looping"),
+        ],
+        "feature_use": {
+            "kinds": {
+                "ContainerRecreateRequest": {"crd": True, "count": 3},
+                "ImagePullJob": {"crd": True, "count": 0, "active": 0},
+                "NodePodProbe": {"crd": False, "count": 0},
+            },
+            "predownload_workloads": {"count": 0, "examples": []},
+            "sidecar_terminator_pods": {"count": 0, "examples": []},
+            "in_use": True,
+            "summary": ["3 ContainerRecreateRequests"],
+        },
+        "findings": [
+            {
+                "severity": "warning",
+                "source": "apps.kruise.io/v1alpha1 NodePodProbe",
+                "message": "CRD not installed",
+            }
+        ],
+        "requests": {"count": 23, "by_resource": {"nodes": 1, "pods": 2}, "seconds": 1.8},
+    }
+
+
+def planned_report(
+    cluster: dict[str, Any] | None = None, *, with_cluster: bool = True
+) -> dict[str, Any]:
+    hosts, unreachable = mixed_fleet()
+    cluster = (cluster or cluster_facts()) if with_cluster else None
+    plan = build_plan(
+        {**hosts, **dict.fromkeys(unreachable)},
+        cluster,
+        target_version="1.6.0",
+        shipped_playbooks=["assess"],
+        inventory_hint="inventories/prod/hosts.yml",
+    )
+    return build_report(
+        hosts,
+        kruise_version="1.6.0",
+        generated_at=GENERATED_AT,
+        unreachable=unreachable,
+        cluster=cluster,
+        plan=plan,
+    )
+
+
+PIN_COMMAND = (
+    "ansible-playbook kruise_cri.remediation.pin_kruise -i inventories/prod/hosts.yml "
+    "-e kruise_cri_target_version=1.5.5"
+)
+
+
+def test_report_without_cluster_or_plan_keeps_the_node_only_ways_out() -> None:
+    report = sample_report()
+    assert report["cluster"] is None and report["plan"] is None
+    text = render_markdown(report)
+    assert "## Recommendation" not in text and "## Cluster" not in text
+    assert "- **Pin OpenKruise 1.5.5** (unconfirmed)" in text
+    page = render_html(report)
+    assert 'id="recommendation"' not in page and 'id="cluster"' not in page
+    assert 'class="paths"' in page
+    assert set_stats_summary(report)["recommendation"] is None
+
+
+def test_cluster_is_kept_trimmed() -> None:
+    cluster = planned_report()["cluster"]
+    assert cluster["version"] == "1.6.3" and cluster["installed"] is True
+    assert cluster["api"] == {"server": "https://10.0.0.1:6443", "version": "v1.30.4"}
+    assert cluster["install"] == {
+        "method": "helm",
+        "helm": {
+            "release": "kruise",
+            "namespace": "kruise-system",
+            "revision": 3,
+            "status": "deployed",
+            "chart": "kruise",
+            "chart_version": "1.6.3",
+            "app_version": "1.6.3",
+            "values": {
+                "featureGates": "ImagePullJobGate=true",
+                "daemon": {"socketLocation": "/var/run"},
+            },
+        },
+    }
+    assert cluster["feature_gates"]["daemon_enabled"] is True
+    assert cluster["manager"] == {
+        "name": "kruise-controller-manager",
+        "image": "openkruise/kruise-manager:v1.6.3",
+        "replicas": 2,
+        "ready_replicas": 2,
+    }
+    daemon = cluster["daemon"]
+    assert (daemon["desired"], daemon["ready"]) == (5, 2)
+    assert [pod["node"] for pod in daemon["crash_looping"]] == ["node-dockershim", "node-ctd14"]
+    assert daemon["crash_looping"][0]["last_message"] == CRASH_MESSAGE
+    assert cluster["nodes"] == {
+        "count": 5,
+        "ready": 5,
+        "by_runtime": {
+            "containerd://1.4.13": 1,
+            "containerd://1.6.20": 1,
+            "containerd://2.1.9": 1,
+            "docker://20.10.24": 2,
+        },
+        "daemon_pods": {"crash-looping": 3, "running": 2},
+    }
+    assert cluster["feature_use"]["in_use"] is True
+    assert cluster["feature_use"]["kinds"]["ContainerRecreateRequest"] == {"crd": True, "count": 3}
+    assert cluster["findings"][0]["message"] == "CRD not installed"
+    assert cluster["requests"] == {"count": 23, "by_resource": {"nodes": 1, "pods": 2}}
+    text = json.dumps(cluster)
+    for secret in ("daemon-secret", "registry-secret", "manager-arg-secret", "seconds"):
+        assert secret not in text
+
+
+def test_plan_is_kept_as_is_and_its_recommendation_summarised() -> None:
+    report = planned_report()
+    assert report["plan"]["schema"] == 1
+    rec = report["plan"]["recommendation"]
+    assert rec["path"] == "pin_1_5" and rec["command"] == PIN_COMMAND
+    assert [path["id"] for path in report["plan"]["paths"]] == [
+        "migrate_runtime",
+        "pin_1_5",
+        "disable_daemon",
+        "nothing_to_do",
+    ]
+    stats = set_stats_summary(report)
+    assert stats["recommendation"] == {
+        "path": "pin_1_5",
+        "title": "Pin OpenKruise 1.5.5",
+        "command": PIN_COMMAND,
+        "commands": rec["commands"],
+        "risk": rec["risk"]["level"],
+    }
+    assert json.loads(render_json(report)) == report
+    assert list(report)[-2:] == ["cluster", "plan"]
+
+
+def test_markdown_opens_with_the_recommendation_and_its_command() -> None:
+    text = render_markdown(planned_report())
+    order = [
+        "## Recommendation",
+        "## Summary",
+        "## Cluster",
+        "## kruise-daemon lines",
+        "## Ways out",
+        "## Nodes",
+    ]
+    positions = [text.index(heading) for heading in order]
+    assert positions == sorted(positions)
+    recommendation = text[positions[0] : positions[1]]
+    assert "**Pin OpenKruise 1.5.5** · risk: **medium**" in recommendation
+    assert f"```sh\n{PIN_COMMAND}\n```" in recommendation
+    assert "Step 2 of 2:" in recommendation
+    assert "kruise\\_cri.remediation.migrate\\_runtime" in recommendation
+    cluster = text[positions[2] : positions[3]]
+    assert "| OpenKruise | 1.6.3, Helm release kruise (namespace kruise-system" in cluster
+    assert "| kruise-daemon | 2 of 5 pods ready, 2 pods crash-looping" in cluster
+    assert "| Daemon features in use | yes: 3 ContainerRecreateRequests |" in cluster
+    assert "### Crash-looping kruise-daemon pods (2)" in cluster
+    ways_out = text[positions[4] : positions[5]]
+    assert "| **Pin OpenKruise 1.5.5** (recommended) | partly |" in ways_out
+    assert "| **Migrate Docker nodes to containerd** (then) |" in ways_out
+    assert "Every assessed node (5)" not in ways_out  # the node-only statement gives way
+    for block in text.split("\n\n"):
+        rows = [line for line in block.splitlines() if line.startswith("|")]
+        if rows:
+            assert len({line.replace(r"\|", "").count("|") for line in rows}) == 1, block
+
+
+def test_html_opens_with_the_recommendation_and_shows_the_cluster() -> None:
+    page = render_html(planned_report())
+    body = page.split("<main", 1)[1]
+    ids = ['id="recommendation"', 'id="summary"', 'id="cluster"', 'id="lines"', 'id="ways-out"']
+    positions = [body.index(marker) for marker in ids]
+    assert positions == sorted(positions)
+    assert f'<pre class="command"><code>{PIN_COMMAND}</code></pre>' in page
+    assert "Step 1 of 2" in page and "risk: medium" in page
+    assert 'class="paths"' not in page  # the plan's table replaces the node-only cards
+    assert page.count('<span class="tag">recommended</span>') == 1
+    assert "kruise-daemon-7xk2p" in page and "ImagePullJobGate=true" in page
+    assert 'href="#recommendation"' in page and 'href="#cluster"' in page
+
+
+def test_plan_without_cluster_says_the_cluster_is_unknown() -> None:
+    report = planned_report(with_cluster=False)
+    assert report["cluster"] is None
+    assert report["plan"]["cluster_known"] is False
+    assert "## Cluster" not in render_markdown(report)
+    page = render_html(report)
+    assert 'id="cluster"' not in page
+    assert "from the node facts alone" in page
+    assert 'id="recommendation"' in page
+
+
+def test_hostile_cluster_text_is_escaped() -> None:
+    evil = cluster_facts(crash_message=EVIL + "\x1b[31m", crash_pod="<script>pod()</script>|x")
+    evil["findings"][0]["message"] = "<img src=x onerror=alert(2)> a|b"
+    report = planned_report(evil)
+    page = render_html(report)
+    parser = _TagCollector()
+    parser.feed(page)
+    assert parser.tags.count("script") == 1
+    assert "img" not in parser.tags
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; a|b" in page
+    assert "&lt;script&gt;pod()&lt;/script&gt;|x" in page
+    assert "\x1b" not in page.split("<main", 1)[1].split('id="nodes"')[0]
+    text = render_markdown(report)
+    row = next(line for line in text.splitlines() if "pod()" in line)
+    assert row.startswith(r"| \<script\>pod()\</script\>\|x | node-dockershim | 12 | 1 |")
+    assert r"\<script\>alert(\"x\")" not in row and r"\<script\>alert(" in row
+    assert row.replace(r"\|", "").count("|") == 6  # five cells, the pipes escaped
+    assert "\x1b" not in text
+    assert r"\<img src=x onerror=alert(2)\> a\|b" in text
+
+
+def test_a_command_cannot_close_its_code_block() -> None:
+    report = planned_report()
+    report["plan"]["recommendation"]["commands"] = ["echo ```` done\n<b>x</b>\x07"]
+    text = render_markdown(report)
+    assert "`````sh\necho ```` done <b>x</b>\n`````" in text
+    page = render_html(report)
+    assert "<code>echo ```` done &lt;b&gt;x&lt;/b&gt;</code>" in page
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"cluster": {"kruise": {"schema": 1}}}, "cluster: schema None is not supported"),
+        ({"cluster": ["x"]}, "cluster must be the kruise dict"),
+        ({"plan": {"plan": {"schema": 1}}}, "plan: schema None is not supported"),
+        ({"plan": "pin"}, "plan must be the plan of kruise_cri.remediation.remediation_plan"),
+    ],
+)
+def test_malformed_cluster_or_plan(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")):
+        build_report({}, kruise_version="1.6.0", generated_at=GENERATED_AT, **kwargs)
+
+
+def test_write_planned_sample_report(tmp_path: Path) -> None:
+    """KC_REPORT_SAMPLE_DIR=/tmp/kc-report-sample keeps it (in planned/) for review."""
+    sample_dir = Path(os.environ.get("KC_REPORT_SAMPLE_DIR") or tmp_path) / "planned"
+    sample_dir.mkdir(parents=True, exist_ok=True)
+    report = planned_report()
+    (sample_dir / "report.html").write_text(render_html(report), encoding="utf-8")
+    (sample_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    (sample_dir / "report.json").write_text(render_json(report), encoding="utf-8")
+    assert json.loads((sample_dir / "report.json").read_text(encoding="utf-8")) == report
+
+
+def test_cluster_without_openkruise_or_its_daemon_renders() -> None:
+    absent = {
+        "schema": 1,
+        "api": {"server": "https://10.0.0.1:6443", "version": "v1.30.4"},
+        "installed": False,
+        "version": None,
+        "line": None,
+        "namespace": None,
+        "manager": None,
+        "install": {"method": None, "helm": None},
+        "feature_gates": {"argument": None, "gates": {}, "daemon_enabled": True},
+        "daemon": None,
+        "nodes": [],
+        "feature_use": {"in_use": False, "summary": []},
+        "findings": [],
+    }
+    report = planned_report(absent)
+    assert report["cluster"]["daemon"] is None and report["cluster"]["manager"] is None
+    assert report["cluster"]["requests"] == {"count": None, "by_resource": {}}
+    text = render_markdown(report)
+    assert "| OpenKruise | not installed |" in text
+    assert "| kruise-daemon | no kruise-daemon DaemonSet |" in text
+    assert "| Daemon features in use | none found |" in text
+    page = render_html(report)
+    assert '<div class="big">not installed</div>' in page
+
+    disabled = cluster_facts()
+    disabled["install"] = {"method": "manifests", "helm": None}
+    disabled["feature_gates"]["daemon_enabled"] = False
+    disabled["daemon"] = None
+    report = planned_report(disabled)
+    assert report["plan"]["recommendation"]["path"] == "nothing_to_do"
+    text = render_markdown(report)
+    assert "| OpenKruise | 1.6.3, from manifests (no Helm release) |" in text
+    assert "| kruise-daemon | disabled (no DaemonSet) |" in text
+    assert "Nothing to run." in text
+    assert '<div class="big">daemon off</div>' in render_html(report)

@@ -1,0 +1,245 @@
+"""The assess playbook and `kruise-cri assess --kubeconfig` on the real lab fleet plus a real
+cluster whose nodes are the fleet's (kwok), with OpenKruise 1.6.3 installed by helm, kruise-daemon
+crash-looping where 1.6 cannot serve the node, and a ContainerRecreateRequest in use.
+
+The cluster is this module's own control plane: the session's is shared with modules that install
+the release `kruise` themselves."""
+
+from __future__ import annotations
+
+import html
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kruise_cri.lab.cluster_objects import client_for
+from kruise_cri.lab.controlplane import ControlPlane
+from kruise_cri.lab.fleet import NODES, RunningFleet
+from kruise_cri.lab.lab_cluster import KRUISE_NAMESPACE, LAB_KRUISE_VERSION, seed_lab_cluster
+from tests.integration.ansible_run import VENV_BIN, ansible_env
+from tests.integration.kube_helpers import wait_for
+
+KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
+INCOMPATIBLE = sorted(node.name for node in NODES if "1.6" not in node.compatible_lines)
+DOCKER_NODES = sorted(node.name for node in NODES if node.with_dockershim)
+RENAMED = {"ctd-1-4": "node-containerd-1-4"}  # inventory host -> its Kubernetes node
+
+
+@pytest.fixture(scope="module")
+def lab_cluster(fleet: RunningFleet, tmp_path_factory) -> Iterator[ControlPlane]:
+    with ControlPlane(directory=tmp_path_factory.mktemp("plane"), progress=sys.stderr) as plane:
+        seed_lab_cluster(plane, fleet.specs, fleet.runtimes, progress=sys.stderr)
+        client = client_for(plane.kubeconfig)
+
+        def crash_looping() -> bool:
+            pods = client.get(
+                f"/api/v1/namespaces/{KRUISE_NAMESPACE}/pods",
+                {"labelSelector": "control-plane=daemon"},
+            )["items"]
+            waiting = {
+                pod["spec"].get("nodeName")
+                for pod in pods
+                if any(
+                    (status.get("state") or {}).get("waiting", {}).get("reason")
+                    == "CrashLoopBackOff"
+                    for status in pod.get("status", {}).get("containerStatuses") or []
+                )
+            }
+            return sorted(waiting) == INCOMPATIBLE
+
+        wait_for("kwok to report the incompatible nodes' daemon pods crash-looping", crash_looping)
+        yield plane
+
+
+def assess_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(KRUISE_CRI), "assess", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def renamed_inventory(fleet_inventory: Path, tmp_path_factory) -> Path:
+    """The fleet's inventory with one host under another name, and kruise_cri_node_name set."""
+    inventory = yaml.safe_load(fleet_inventory.read_text())
+    hosts = inventory["all"]["children"]["kube_nodes"]["hosts"]
+    for host, node in RENAMED.items():
+        hosts[host] = {**hosts.pop(node), "kruise_cri_node_name": node}
+    path = tmp_path_factory.mktemp("renamed") / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+@pytest.fixture(scope="module")
+def playbook_run(
+    lab_cluster: ControlPlane, renamed_inventory: Path, tmp_path_factory
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`ansible-playbook kruise_cri.remediation.assess` as a user runs it, with a kubeconfig."""
+    report_dir = tmp_path_factory.mktemp("playbook-report")
+    proc = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "kruise_cri.remediation.assess",
+            "-i",
+            str(renamed_inventory),
+            "-e",
+            f"kruise_cri_kubeconfig={lab_cluster.kubeconfig}",
+            "-e",
+            f"kruise_cri_report_dir={report_dir}",
+        ],
+        env=ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, report_dir
+
+
+def read_report(report_dir: Path) -> dict[str, Any]:
+    return json.loads((report_dir / "report.json").read_text())
+
+
+def test_report_has_the_cluster(playbook_run) -> None:
+    _proc, report_dir = playbook_run
+    cluster = read_report(report_dir)["cluster"]
+    assert cluster["installed"] is True
+    assert cluster["version"] == LAB_KRUISE_VERSION
+    assert cluster["install"]["method"] == "helm"
+    helm = cluster["install"]["helm"]
+    assert (helm["release"], helm["chart"], helm["revision"]) == ("kruise", "kruise", 1)
+    assert set(helm["values"]) <= {"featureGates", "daemon"}
+    assert cluster["feature_gates"]["daemon_enabled"] is True
+    daemon = cluster["daemon"]
+    assert daemon["desired"] == len(NODES)
+    assert sorted(pod["node"] for pod in daemon["crash_looping"]) == INCOMPATIBLE
+    assert all(
+        "CRI v1 runtime API is not implemented" in pod["last_message"]
+        for pod in daemon["crash_looping"]
+    )
+    assert cluster["nodes"]["count"] == len(NODES)
+    assert cluster["nodes"]["by_runtime"]["docker://20.10.24"] == len(DOCKER_NODES)
+    assert cluster["feature_use"]["in_use"] is True
+    assert cluster["feature_use"]["summary"] == ["1 ContainerRecreateRequest"]
+
+
+def test_plan_recommends_pinning_1_5_5_as_a_bridge(playbook_run, renamed_inventory) -> None:
+    _proc, report_dir = playbook_run
+    plan = read_report(report_dir)["plan"]
+    assert plan["cluster_known"] is True
+    assert plan["installation"]["version"] == LAB_KRUISE_VERSION
+    by_name = {node["name"]: node for node in plan["nodes"]}
+    assert sorted(by_name) == sorted(node.name for node in NODES)  # renamed host matched
+    assert by_name["node-containerd-1-4"]["host"] == "ctd-1-4"
+    assert all(node["source"] == "facts" for node in plan["nodes"])
+    assert not [f for f in plan["findings"] if "not a node of the cluster" in f["message"]]
+    recommendation = plan["recommendation"]
+    assert recommendation["path"] == "pin_1_5"
+    assert recommendation["steps"] == ["pin_1_5", "migrate_runtime"]
+    assert recommendation["command"] == (
+        f"ansible-playbook kruise_cri.remediation.pin_kruise -i {renamed_inventory} "
+        "-e kruise_cri_target_version=1.5.5"
+    )
+    assert recommendation["commands"][1] == (
+        f"ansible-playbook kruise_cri.remediation.migrate_runtime -i {renamed_inventory} "
+        f"--limit {','.join(DOCKER_NODES)}"
+    )
+    assert "1 ContainerRecreateRequest" in " ".join(recommendation["reasons"])
+
+
+def test_report_pages_and_output_show_the_recommendation(playbook_run) -> None:
+    proc, report_dir = playbook_run
+    recommendation = read_report(report_dir)["plan"]["recommendation"]
+    page = (report_dir / "report.html").read_text()
+    main = page.split("<main", 1)[1]
+    assert main.index('id="recommendation"') < main.index('id="summary"')
+    assert f"<code>{html.escape(recommendation['command'])}</code>" in page
+    assert 'id="cluster"' in page and LAB_KRUISE_VERSION in page
+    markdown = (report_dir / "report.md").read_text()
+    assert markdown.index("## Recommendation") < markdown.index("## Summary")
+    assert f"```sh\n{recommendation['command']}\n```" in markdown
+    # The playbook's own summary, for runs without the CLI
+    assert "Recommendation: Pin OpenKruise 1.5.5\n" in proc.stdout
+    assert f"  {recommendation['command']}\n" in proc.stdout
+
+
+def test_cli_prints_the_recommendation_and_its_command(
+    lab_cluster: ControlPlane, fleet_inventory: Path, tmp_path: Path
+) -> None:
+    context = yaml.safe_load(lab_cluster.kubeconfig.read_text())["current-context"]
+    result = assess_cli(
+        "-i",
+        str(fleet_inventory),
+        "--kubeconfig",
+        str(lab_cluster.kubeconfig),
+        "--context",
+        context,
+        "--report-dir",
+        str(tmp_path),
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    after_summary = result.stdout.split(f"{len(NODES)} nodes: ", 1)[1]
+    assert "Recommendation: Pin OpenKruise 1.5.5 (risk medium)" in after_summary
+    assert (
+        f"  1. ansible-playbook kruise_cri.remediation.pin_kruise -i {fleet_inventory} "
+        "-e kruise_cri_target_version=1.5.5\n"
+    ) in after_summary
+    assert "2. ansible-playbook kruise_cri.remediation.migrate_runtime" in after_summary
+    assert read_report(tmp_path)["cluster"]["version"] == LAB_KRUISE_VERSION
+
+
+def test_a_cluster_that_cannot_be_read_fails_the_run_before_the_nodes(
+    fleet_inventory: Path, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "gone.kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": "https://127.0.0.1:1",
+                            "insecure-skip-tls-verify": True,
+                        },
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": "secret-token-value"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    report_dir = tmp_path / "report"
+    result = assess_cli(
+        "-i", str(fleet_inventory), "--kubeconfig", str(kubeconfig), "--report-dir", str(report_dir)
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "cannot reach the API server https://127.0.0.1:1" in output
+    assert "secret-token-value" not in output
+    assert "The assessment failed" in output
+    assert not any(f"{node.name}: " in result.stdout for node in NODES), "nodes were probed"
+    assert not report_dir.exists()
+
+
+def test_without_a_kubeconfig_the_plan_is_made_from_the_nodes_alone(
+    fleet_inventory: Path, tmp_path: Path
+) -> None:
+    result = assess_cli("-i", str(fleet_inventory), "--report-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    report = read_report(tmp_path)
+    assert report["cluster"] is None
+    plan = report["plan"]
+    assert plan["cluster_known"] is False
+    assert plan["recommendation"]["path"] == "pin_1_5"
+    assert "Recommendation: Pin OpenKruise 1.5.5" in result.stdout
+    page = (tmp_path / "report.html").read_text()
+    assert 'id="cluster"' not in page and "from the node facts alone" in page
