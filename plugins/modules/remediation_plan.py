@@ -4,7 +4,7 @@ DOCUMENTATION = r"""
 ---
 module: remediation_plan
 short_description: Say which way out of kruise-daemon's CRI v1 breakage fits a cluster
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - Takes every node's C(kruise_cri) facts (from M(kruise_cri.remediation.cri_facts)) and,
     optionally, the cluster's C(kruise) facts (from M(kruise_cri.remediation.kruise_info)), and
