@@ -54,11 +54,13 @@ class KubeAccessError(Exception):
 class KubeRequestError(Exception):
     """One request failed (for example 403 or 404 on one resource); reading can go on."""
 
-    def __init__(self, status: int, path: str, message: str) -> None:
+    def __init__(self, status: int, path: str, message: str, body: bytes = b"") -> None:
         super().__init__(f"{path}: HTTP {status}: {message}")
         self.status = status
         self.path = path
         self.message = message
+        # The raw response (a Status object): its details.causes name, e.g., the blocking PDB.
+        self.body = body
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,13 @@ def _authorization(configuration: Any) -> str | None:
 class KubeClient:
     """Requests and paginated LISTs against one API server, with JSON in and out."""
 
-    def __init__(self, settings: ConnectionSettings, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        max_connections: int = 16,
+    ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size {page_size} must be 1 or more")
         self.settings = settings
@@ -152,7 +160,8 @@ class KubeClient:
         self.started = time.monotonic()
         pool_options: dict[str, Any] = {
             "num_pools": 2,
-            "maxsize": 16,
+            # Connections kept per server: as many as requests a caller sends at once.
+            "maxsize": max_connections,
             "timeout": urllib3.Timeout(connect=10.0, read=REQUEST_TIMEOUT),
             "retries": False,
         }
@@ -239,7 +248,9 @@ class KubeClient:
                 "user (or api_key=)"
             )
         if response.status >= 400:
-            raise KubeRequestError(response.status, path, _status_message(response.data))
+            raise KubeRequestError(
+                response.status, path, _status_message(response.data), bytes(response.data)
+            )
         return bytes(response.data)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -306,16 +317,22 @@ class KubeClient:
 
 
 def continue_token(raw: bytes) -> str | None:
-    """The ``metadata.continue`` of a raw list page. The API server writes ``metadata`` before
-    ``items``; reading just that head spares parsing a page nobody needs."""
-    head_end = raw.find(b'"items":')
-    head = raw[:head_end] if head_end > 0 else raw
-    marker = head.find(b'"continue":"')
+    """The ``metadata.continue`` of a raw list page, found without parsing the page: a list of a
+    built-in kind is written ``metadata`` first, a list of custom resources (keys sorted)
+    ``metadata`` last, after ``items``. Reading just that part spares parsing pages nobody
+    needs."""
+    items_at = raw.find(b'"items":')
+    metadata_at = raw.find(b'"metadata":')
+    if items_at < 0 or 0 <= metadata_at < items_at:
+        section = raw[:items_at] if items_at > 0 else raw
+    else:
+        section = raw[raw.rfind(b'"metadata":') :]
+    marker = section.find(b'"continue":"')
     if marker < 0:
         return None
     start = marker + len(b'"continue":"')
-    end = head.find(b'"', start)
-    return head[start:end].decode() or None if end > start else None
+    end = section.find(b'"', start)
+    return section[start:end].decode() or None if end > start else None
 
 
 def _reason(error: Exception) -> str:

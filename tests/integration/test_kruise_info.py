@@ -337,6 +337,21 @@ def test_untrusted_server_certificate_names_the_fix(control_plane, tmp_path):
     assert "ca_cert" in result["msg"]
 
 
+def test_one_object_per_page_reads_the_same(kruise_cluster, info):
+    """Every LIST followed to its last page: built-in lists carry `continue` before their items,
+    custom resource lists after them."""
+    result = run_cluster_module(
+        "kruise_cri.remediation.kruise_info",
+        {"kubeconfig": str(kruise_cluster.kubeconfig), "page_size": 1},
+    )
+    assert not result.get("failed"), result.get("msg")
+    paged = result["kruise"]
+    for key in ("feature_use", "nodes", "install", "feature_gates"):
+        assert paged[key] == info[key], key
+    assert paged["daemon"]["crash_looping"] == info["daemon"]["crash_looping"]
+    assert paged["requests"]["by_resource"]["nodeimages"] == 2  # one page per NodeImage
+
+
 def test_check_mode_reads_the_same(kruise_cluster):
     result = run_cluster_module(
         "kruise_cri.remediation.kruise_info",

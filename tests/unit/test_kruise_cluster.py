@@ -232,7 +232,19 @@ def test_feature_use_summary_counts_only_what_needs_the_daemon():
         ),
         (b'{"kind":"PodList","metadata":{"resourceVersion":"9"},"items":[{"continue":"x"}]}', None),
         (b'{"metadata":{"continue":""},"items":[]}', None),
+        (
+            b'{"apiVersion":"apps.kruise.io/v1alpha1","items":[{"metadata":{"name":"n",'
+            b'"annotations":{"continue":"no"}}}],"kind":"NodeImageList",'
+            b'"metadata":{"continue":"eyJ2","resourceVersion":"9"}}',
+            "eyJ2",
+        ),
+        (
+            b'{"apiVersion":"apps.kruise.io/v1alpha1","items":[{"metadata":{"name":"n"}}],'
+            b'"kind":"NodeImageList","metadata":{"resourceVersion":"9"}}',
+            None,
+        ),
     ],
+    ids=["built-in", "built-in-last-page", "empty-token", "custom-resources", "cr-last-page"],
 )
-def test_continue_token_is_read_from_the_page_head_only(raw, token):
+def test_continue_token_is_found_where_the_server_writes_metadata(raw, token):
     assert continue_token(raw) == token
