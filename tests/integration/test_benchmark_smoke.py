@@ -1,8 +1,10 @@
-"""Smoke test of benchmarks/assess_fleet.py: a tiny fleet, one timed run per variant.
+"""Smoke tests of the benchmarks: benchmarks/assess_fleet.py on a tiny fleet, one timed run per
+variant, and benchmarks/cluster_assess.py on a tiny cluster.
 
-The benchmark itself is run by hand (see benchmarks/README.md); this only proves it still runs to
-the end, reports both variants with one module execution per host for cri_facts, and cleans up
-after itself, also when it is interrupted.
+The benchmarks themselves are run by hand (see benchmarks/README.md); this only proves they still
+run to the end, report what they must (one module execution per host for cri_facts; every reader,
+request counts and LIST pages for the cluster) and clean up after themselves (assess_fleet also
+when it is interrupted).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from kruise_cri.lab.gotools import GO_TOOL_PINS
+from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION
 from tests.integration.procfs import processes_mentioning
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -96,3 +99,52 @@ def test_benchmark_cleans_up_when_terminated_during_a_run() -> None:
     assert roots
     assert not [path for path in [work_dir, *roots] if Path(path).exists()]
     assert not processes_mentioning(work_dir, *roots)
+
+
+CLUSTER_BENCHMARK = REPO_ROOT / "benchmarks" / "cluster_assess.py"
+
+
+def test_cluster_benchmark_reads_a_tiny_cluster_and_cleans_up(tmp_path: Path) -> None:
+    """benchmarks/cluster_assess.py at 20 nodes and 100 pods: every reader runs once, the JSON
+    has the shape the README describes, and the control plane is gone afterwards."""
+    results_path = tmp_path / "cluster.json"
+    command = [sys.executable, str(CLUSTER_BENCHMARK), "--nodes", "20", "--pods", "100"]
+    completed = subprocess.run(
+        [*command, "--repeat", "1", "--json", str(results_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    results = json.loads(results_path.read_text())
+    assert results["sizes"]["nodes"] == 20 and results["sizes"]["pods"] == 100
+    assert results["sizes"]["objects_per_list"]["pods (all namespaces)"] == 120  # + daemon pods
+    rows = {row["label"]: row for row in results["results"]}
+    assert set(rows) == {
+        "ours in-process (facts + plan)",
+        "ours in-process (facts only)",
+        "ours via ansible (kruise_info)",
+        "kubectl (nodes + kinds)",
+        "kubectl (nodes + kinds + pods)",
+    }
+    for row in rows.values():
+        assert len(row["runs_s"]) == 1 and row["median_s"] > 0
+        assert row["ratio_to_kubectl_with_pods"] > 0
+    ours = results["requests"]["ours"]
+    assert ours["within_pages_needed"] and ours["lists"] == ours["list_pages_needed"]
+    kubectl = results["requests"]["kubectl"]
+    # One page per command at this size, and discovery once per command set (fresh HOME).
+    assert kubectl["list"] == kubectl["list_pages_needed"] == 8
+    assert kubectl["discovery"] >= 1
+    assert results["checks"]["ours_ansible"]["nodes"] == 20
+    assert results["checks"]["ours_in_process"]["daemon_pod_states"] == {
+        "crash-looping": 8,
+        "running": 12,
+    }
+    assert {"ratio", "met", "ansible_overhead_s"} <= set(results["goal"])
+    assert results["machine"]["kubernetes"] == KUBERNETES_VERSION
+    assert "x kubectl+pods" in completed.stdout
+    assert not Path(results["control_plane_dir"]).exists()
+    assert not Path(results["work_dir"]).exists()
+    assert not processes_mentioning(results["control_plane_dir"])
