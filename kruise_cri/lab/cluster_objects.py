@@ -75,6 +75,7 @@ def bound_pod(
     env: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     owner: Mapping[str, Any] | None = None,
+    restart_policy: str = "Always",
 ) -> dict[str, Any]:
     """A pod already bound to ``node`` (as the scheduler would leave it)."""
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels or {})}
@@ -93,6 +94,7 @@ def bound_pod(
                     "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
                 }
             ],
+            "restartPolicy": restart_policy,
             "tolerations": [{"operator": "Exists"}],
             "automountServiceAccountToken": False,
         },

@@ -31,6 +31,10 @@ HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 HELM_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
 PREDOWNLOAD_ANNOTATION_PREFIX = "apps.kruise.io/image-predownload-"
 SIDECAR_TERMINATOR_ENV = "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT"
+SIDECAR_TERMINATOR_WITH_IMAGE_ENV = "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT_WITH_IMAGE"
+# The sidecar terminator ignores pods restarted always (isInterestingPod): the API server
+# leaves them out, so a cluster of Deployments costs one small page, not every pod.
+SIDECAR_CANDIDATE_PODS = {"fieldSelector": "spec.restartPolicy!=Always"}
 EXAMPLES_CAP = 10
 CRASH_LOOP_RESTARTS = 3
 
@@ -290,16 +294,29 @@ def node_entry(node: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def is_terminated_sidecar(container: Mapping[str, Any]) -> bool:
+    """A container kruise-manager's sidecar terminator stops when the Job's main containers end
+    (``isSidecar`` in pkg/controller/sidecarterminator): the env ``..._WHEN_JOB_EXIT`` set to
+    true, or ``..._WHEN_JOB_EXIT_WITH_IMAGE`` set at all."""
+    for env in container.get("env") or []:
+        name = env.get("name")
+        value = str(env.get("value") or "")
+        if name == SIDECAR_TERMINATOR_ENV and value.lower() == "true":
+            return True
+        if name == SIDECAR_TERMINATOR_WITH_IMAGE_ENV and value:
+            return True
+    return False
+
+
 def pods_with_sidecar_terminator(page: Mapping[str, Any]) -> list[str]:
+    """``namespace/name`` of the pods on a page that the sidecar terminator acts on: not
+    restarted always, with a terminated sidecar among their containers."""
     found = []
     for pod in page.get("items") or []:
         spec = pod.get("spec") or {}
-        containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
-        if any(
-            str(env.get("name") or "").startswith(SIDECAR_TERMINATOR_ENV)
-            for container in containers
-            for env in container.get("env") or []
-        ):
+        if spec.get("restartPolicy", "Always") == "Always":
+            continue
+        if any(is_terminated_sidecar(container) for container in spec.get("containers") or []):
             metadata = pod.get("metadata") or {}
             found.append(f"{metadata.get('namespace')}/{metadata.get('name')}")
     return found
@@ -598,7 +615,7 @@ def _feature_use(
 
     sidecar_pods: list[str] = []
     try:
-        for raw in reader.list_pages("/api/v1/pods", counted_as="pods"):
+        for raw in reader.list_pages("/api/v1/pods", SIDECAR_CANDIDATE_PODS, counted_as="pods"):
             # Most pages hold no such pod: a byte search spares parsing them.
             if SIDECAR_TERMINATOR_ENV.encode() in raw:
                 sidecar_pods.extend(pods_with_sidecar_terminator(json.loads(raw)))

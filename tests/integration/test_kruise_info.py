@@ -118,6 +118,13 @@ def kruise_cluster(control_plane: ControlPlane, kube) -> Iterator[ControlPlane]:
                 "apps",
                 "info-crio",
                 env={"KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT": "true"},
+                restart_policy="Never",
+            ),
+            bound_pod(
+                "web-always",
+                "apps",
+                "info-crio",
+                env={"KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT": "true"},
             ),
             bound_pod("web-0", "apps", "info-crio"),
         ],

@@ -184,28 +184,30 @@ def test_node_entry_splits_the_runtime_version():
     assert (blank["runtime"], blank["runtime_version"], blank["ready"]) == (None, None, False)
 
 
-def test_sidecar_terminator_env_is_found_in_containers_and_init_containers():
+def _job_pod(name: str, *envs: dict, restart_policy: str = "Never", init: bool = False) -> dict:
+    containers = [{"name": "main"}, {"name": "sidecar", "env": list(envs)}]
+    spec: dict = {"restartPolicy": restart_policy, "containers": containers[:1]}
+    spec["initContainers" if init else "containers"] = containers[1:] if init else containers
+    return {"metadata": {"namespace": "jobs", "name": name}, "spec": spec}
+
+
+def test_sidecar_terminator_pods_are_found_as_kruise_manager_finds_them():
+    """isSidecar/isInterestingPod of pkg/controller/sidecarterminator: containers (not init
+    containers) of pods not restarted always, env true or with-image set."""
+    flag = {"name": "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT", "value": "True"}
+    with_image = {"name": "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT_WITH_IMAGE", "value": "busybox"}
     page = {
         "items": [
-            {
-                "metadata": {"namespace": "jobs", "name": "a"},
-                "spec": {
-                    "containers": [{"env": [{"name": "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT"}]}]
-                },
-            },
-            {
-                "metadata": {"namespace": "jobs", "name": "b"},
-                "spec": {
-                    "containers": [{"env": [{"name": "OTHER"}]}],
-                    "initContainers": [
-                        {"env": [{"name": "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT_WITH_IMAGE"}]}
-                    ],
-                },
-            },
-            {"metadata": {"namespace": "jobs", "name": "c"}, "spec": {"containers": [{}]}},
+            _job_pod("flag", flag),
+            _job_pod("with-image", with_image, restart_policy="OnFailure"),
+            _job_pod("flag-false", {**flag, "value": "false"}),
+            _job_pod("image-empty", {**with_image, "value": ""}),
+            _job_pod("always", flag, restart_policy="Always"),
+            _job_pod("init-container", flag, init=True),
+            {"metadata": {"namespace": "jobs", "name": "bare"}, "spec": {"containers": [{}]}},
         ]
     }
-    assert kc.pods_with_sidecar_terminator(page) == ["jobs/a", "jobs/b"]
+    assert kc.pods_with_sidecar_terminator(page) == ["jobs/flag", "jobs/with-image"]
 
 
 def test_feature_use_summary_counts_only_what_needs_the_daemon():
