@@ -681,6 +681,10 @@ def object_counts(client: KubeClient) -> dict[str, int]:
     lists = {
         "nodes": "/api/v1/nodes",
         "pods (all namespaces)": "/api/v1/pods",
+        "pods not restarted always": (
+            "/api/v1/pods",
+            {"fieldSelector": "spec.restartPolicy!=Always"},
+        ),
         "kruise-daemon pods": (
             f"/api/v1/namespaces/{KRUISE_NAMESPACE}/pods",
             {"labelSelector": "control-plane=daemon"},
@@ -715,11 +719,13 @@ def pages_needed(count: int) -> int:
 
 
 # The LISTs behind each `requests.by_resource` key of the facts, by their object_counts() label
-# (one key can cover two LISTs: `pods` is the daemon pods and every pod, `daemonsets` the apps/v1
+# (one key can cover two LISTs: `pods` is the daemon pods and the others, `daemonsets` the apps/v1
 # ones in kruise-system and apps.kruise.io's). Keys not here (version, discovery) are no LISTs.
 OURS_LISTS: Mapping[str, tuple[str, ...]] = {
     "nodes": ("nodes",),
-    "pods": ("kruise-daemon pods", "pods (all namespaces)"),
+    # kruise_info lists the daemon's pods, then only pods not restarted always (the sidecar
+    # terminator's candidates); kubectl get pods -A lists every pod.
+    "pods": ("kruise-daemon pods", "pods not restarted always"),
     "deployments": ("deployments (all namespaces)",),
     "daemonsets": (f"daemonsets ({KRUISE_NAMESPACE})", "daemonsets (apps.kruise.io)"),
     "secrets": ("helm release secrets",),
