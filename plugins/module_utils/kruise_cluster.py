@@ -13,9 +13,11 @@ import gzip
 import json
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+    TABLE,
     KubeClient,
     KubeRequestError,
 )
@@ -308,6 +310,31 @@ def is_terminated_sidecar(container: Mapping[str, Any]) -> bool:
     return False
 
 
+def node_entry_from_row(columns: list[str], cells: list[Any]) -> dict[str, Any] | None:
+    """A node entry from a row of the API server's node table (what ``kubectl get nodes -o wide``
+    shows): Status is ``Ready``, ``NotReady`` or ``Unknown``, then ``,SchedulingDisabled`` when
+    cordoned. None when the table lacks a column the entry needs."""
+    try:
+        row = dict(zip(columns, cells, strict=True))
+        name, status = str(row["Name"]), str(row["Status"]).split(",")
+        runtime_version = str(row["Container-Runtime"] or "")
+        kubelet_version = row["Version"]
+    except (KeyError, ValueError):
+        return None
+    runtime, separator, version = runtime_version.partition("://")
+    return {
+        "name": name,
+        "container_runtime_version": runtime_version or None,
+        "runtime": runtime if separator and runtime else None,
+        "runtime_version": version if separator else None,
+        "kubelet_version": kubelet_version or None,
+        "ready": status[0] == "Ready",
+        "unschedulable": "SchedulingDisabled" in status[1:],
+        "daemon_pod": None,
+        "daemon_pod_state": "none",
+    }
+
+
 def pods_with_sidecar_terminator(page: Mapping[str, Any]) -> list[str]:
     """``namespace/name`` of the pods on a page that the sidecar terminator acts on: not
     restarted always, with a terminated sidecar among their containers."""
@@ -366,6 +393,37 @@ def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
     }
 
     served = _served_kruise_resources(reader, findings)
+    # Three independent reads at once: the API server encodes one page while this process parses
+    # another. Nodes and feature use in threads, the install and the daemon here.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        nodes_read = pool.submit(_node_entries, reader, findings)
+        feature_use_read = pool.submit(_feature_use, reader, served, findings)
+        facts.update(_install_and_daemon(reader, findings))
+        node_objects = nodes_read.result()
+        feature_use = feature_use_read.result()
+    daemon_pods = facts.pop("_daemon_pods")
+    nodes = {entry["name"]: entry for entry in node_objects}
+    for pod in daemon_pods:
+        state = daemon_pod_state(pod)
+        node = nodes.get(state["node"])
+        if node is not None:
+            node["daemon_pod"] = state["pod"]
+            node["daemon_pod_state"] = state["state"]
+    return {
+        "schema": facts["schema"],
+        "api": facts["api"],
+        "installed": facts["manager"] is not None or bool(served),
+        **{key: value for key, value in facts.items() if key not in ("schema", "api")},
+        "nodes": [nodes[name] for name in sorted(nodes, key=_natural_key)],
+        "feature_use": feature_use,
+        "findings": sorted(findings, key=lambda f: (str(f["source"]), str(f["message"]))),
+        "requests": reader.request_summary(),
+    }
+
+
+def _install_and_daemon(reader: KubeClient, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manager, how it was installed, its feature gates, and kruise-daemon's DaemonSet and
+    pods (under ``_daemon_pods``, for the caller to match with nodes)."""
     deployments = [
         d for d in _list(reader, "/apis/apps/v1/deployments", findings) if is_kruise_manager(d)
     ]
@@ -393,11 +451,8 @@ def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
     if kruise_version is None and install.get("helm"):
         kruise_version = (install["helm"].get("app_version") or "").lstrip("v") or None
 
-    nodes = {
-        entry["name"]: entry
-        for entry in (node_entry(n) for n in _list(reader, "/api/v1/nodes", findings))
-    }
     daemon = None
+    pods: list[dict[str, Any]] = []
     if namespace:
         daemonsets = [
             d
@@ -406,39 +461,23 @@ def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
             or (d["metadata"].get("labels") or {}).get("control-plane") == "daemon"
         ]
         if daemonsets:
-            pods = list(
-                _list(
-                    reader,
-                    f"/api/v1/namespaces/{namespace}/pods",
-                    findings,
-                    {"labelSelector": DAEMON_LABEL_SELECTOR},
-                )
+            pods = _list(
+                reader,
+                f"/api/v1/namespaces/{namespace}/pods",
+                findings,
+                {"labelSelector": DAEMON_LABEL_SELECTOR},
             )
             daemon = daemon_entry(daemonsets[0], pods)
-            for pod in pods:
-                state = daemon_pod_state(pod)
-                node = nodes.get(state["node"])
-                if node is not None:
-                    node["daemon_pod"] = state["pod"]
-                    node["daemon_pod_state"] = state["state"]
-
-    facts.update(
-        {
-            "installed": bool(manager) or bool(served),
-            "version": kruise_version,
-            "line": line_of(kruise_version),
-            "namespace": namespace,
-            "manager": manager_facts,
-            "install": install,
-            "feature_gates": gates,
-            "daemon": daemon,
-            "nodes": [nodes[name] for name in sorted(nodes, key=_natural_key)],
-            "feature_use": _feature_use(reader, served, findings),
-            "findings": findings,
-        }
-    )
-    facts["requests"] = reader.request_summary()
-    return facts
+    return {
+        "version": kruise_version,
+        "line": line_of(kruise_version),
+        "namespace": namespace,
+        "manager": manager_facts,
+        "install": install,
+        "feature_gates": gates,
+        "daemon": daemon,
+        "_daemon_pods": pods,
+    }
 
 
 def _natural_key(value: str) -> list[Any]:
@@ -454,7 +493,7 @@ def _list(
     path: str,
     findings: list[dict[str, Any]],
     params: Mapping[str, Any] | None = None,
-) -> Iterable[dict[str, Any]]:
+) -> list[dict[str, Any]]:
     try:
         return list(reader.list_items(path, params, counted_as=_resource_name(path)))
     except KubeRequestError as error:
@@ -462,6 +501,28 @@ def _list(
             _finding("warning", path, f"cannot list: HTTP {error.status} {error.message}")
         )
         return []
+
+
+def _node_entries(reader: KubeClient, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every node's entry, read as kubectl reads them: the server's table (a few cells a node)
+    rather than whole Node objects; whole objects when the table lacks a column."""
+    entries: list[dict[str, Any]] = []
+    try:
+        for raw in reader.list_pages(
+            "/api/v1/nodes", {"includeObject": "None"}, accept=TABLE, counted_as="nodes"
+        ):
+            table = json.loads(raw)
+            columns = [str(c.get("name")) for c in table.get("columnDefinitions") or []]
+            for row in table.get("rows") or []:
+                entry = node_entry_from_row(columns, list(row.get("cells") or []))
+                if entry is None:
+                    return [node_entry(n) for n in _list(reader, "/api/v1/nodes", findings)]
+                entries.append(entry)
+    except KubeRequestError as error:
+        findings.append(
+            _finding("warning", "nodes", f"cannot list: HTTP {error.status} {error.message}")
+        )
+    return entries
 
 
 def _resource_name(path: str) -> str:

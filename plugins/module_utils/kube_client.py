@@ -10,6 +10,7 @@ through one ``urllib3`` pool and return raw JSON, because building the client's 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -44,6 +45,7 @@ AUTH_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "proxy": {"type": "str"},
 }
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
 
 class KubeAccessError(Exception):
@@ -157,6 +159,7 @@ class KubeClient:
         self.settings = settings
         self.page_size = page_size
         self.requests: Counter[str] = Counter()
+        self._requests_lock = threading.Lock()
         self.started = time.monotonic()
         pool_options: dict[str, Any] = {
             "num_pools": 2,
@@ -225,7 +228,8 @@ class KubeClient:
         if body is not None:
             encoded = body if isinstance(body, bytes) else json.dumps(body).encode()
             headers["Content-Type"] = content_type
-        self.requests[counted_as or path] += 1
+        with self._requests_lock:
+            self.requests[counted_as or path] += 1
         try:
             response = self.pool.request(
                 method, url, headers=headers, body=encoded, preload_content=True
@@ -278,11 +282,13 @@ class KubeClient:
         metadata_only: bool = False,
         page_size: int | None = None,
         counted_as: str | None = None,
+        accept: str | None = None,
     ) -> Iterator[bytes]:
         """The raw JSON of every page of a LIST, in order."""
         query = dict(params or {})
         query["limit"] = page_size or self.page_size
-        accept = METADATA_ONLY if metadata_only else None
+        if metadata_only:
+            accept = METADATA_ONLY
         while True:
             raw = self.get_raw(path, query, accept=accept, counted_as=counted_as or path)
             yield raw

@@ -59,6 +59,7 @@ def _kruise(kind: str, name: str, spec: dict[str, Any], namespace: str | None = 
 @pytest.fixture(scope="module")
 def kruise_cluster(control_plane: ControlPlane, kube) -> Iterator[ControlPlane]:
     create_all(kube, [kwok_node(name, *runtime) for name, runtime in NODES.items()])
+    kube.patch("/api/v1/nodes/info-crio", {"spec": {"unschedulable": True}})
     # As upstream documents it: the release lives in `default`, the chart creates kruise-system.
     helm(
         control_plane,
@@ -199,6 +200,8 @@ def test_every_node_reports_its_runtime_and_kubelet(info):
         assert nodes[name]["kubelet_version"] == kubelet_version
         assert nodes[name]["ready"] is True
     assert nodes["info-docker"]["runtime"] == "docker"
+    assert nodes["info-crio"]["unschedulable"] is True
+    assert nodes["info-docker"]["unschedulable"] is False
     assert nodes["info-crio"]["runtime"] == "cri-o"
     assert nodes["info-docker"]["daemon_pod_state"] == "crash-looping"
     assert nodes["info-containerd-17"]["daemon_pod_state"] == "running"

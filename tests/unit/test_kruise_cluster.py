@@ -250,3 +250,56 @@ def test_feature_use_summary_counts_only_what_needs_the_daemon():
 )
 def test_continue_token_is_found_where_the_server_writes_metadata(raw, token):
     assert continue_token(raw) == token
+
+
+NODE_TABLE_COLUMNS = [
+    "Name",
+    "Status",
+    "Roles",
+    "Age",
+    "Version",
+    "Internal-IP",
+    "External-IP",
+    "OS-Image",
+    "Kernel-Version",
+    "Container-Runtime",
+]
+
+
+def test_node_entry_from_the_servers_node_table():
+    cells = [
+        "n1",
+        "Ready,SchedulingDisabled",
+        "<none>",
+        "5m",
+        "v1.23.17",
+        "10.0.0.1",
+        "<none>",
+        "Debian",
+        "6.1",
+        "docker://20.10.24",
+    ]
+    entry = kc.node_entry_from_row(NODE_TABLE_COLUMNS, cells)
+    assert entry == {
+        **kc.node_entry(
+            {
+                "metadata": {"name": "n1"},
+                "spec": {"unschedulable": True},
+                "status": {
+                    "nodeInfo": {
+                        "containerRuntimeVersion": "docker://20.10.24",
+                        "kubeletVersion": "v1.23.17",
+                    },
+                    "conditions": [{"type": "Ready", "status": "True"}],
+                },
+            }
+        )
+    }
+    not_ready = kc.node_entry_from_row(NODE_TABLE_COLUMNS, ["n2", "NotReady", *cells[2:]])
+    assert not_ready is not None
+    assert (not_ready["ready"], not_ready["unschedulable"]) == (False, False)
+
+
+def test_a_node_table_without_the_needed_columns_gives_no_entry():
+    assert kc.node_entry_from_row(["Name", "Status"], ["n1", "Ready"]) is None
+    assert kc.node_entry_from_row(NODE_TABLE_COLUMNS, ["n1"]) is None
