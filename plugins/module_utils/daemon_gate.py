@@ -1,0 +1,257 @@
+"""Plan turning kruise-daemon off (``KruiseDaemon=false``) or back on. Pure, no I/O.
+
+:func:`daemon_gate_plan` takes the ``kruise`` facts of ``kruise_info`` and, for a Helm install,
+the ``kruise_helm_release`` info result (the release's user values, its computed values and the
+values of earlier revisions), or, for a manifest install, the record ``kruise_manifests`` keeps
+of the state before the daemon was disabled. It says which featureGates string to set, whether the
+DaemonSet goes or comes back, what stops working, and why it refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
+    DAEMON_GATE,
+    chart_renders_daemon,
+    daemon_enabled,
+    daemon_gate_mismatch,
+    gate_value,
+    merge_feature_gates,
+    normalize_feature_gates,
+    without_daemon_gate,
+)
+
+DIRECTIONS = ("disable", "enable")
+# Keys of the record kruise_manifests keeps in its ConfigMap (manifest installs).
+RECORD_FEATURE_GATES = "feature-gates"
+RECORD_FEATURE_GATES_SET = "feature-gates-set"
+RECORD_DAEMONSET = "daemonset.json"
+
+# What KruiseDaemon=false costs (pkg/features/kruise_features.go SetDefaultFeatureGates, the
+# controllers kruise-manager then skips, and the webhooks that reject new objects).
+STOPS_WORKING = (
+    "Container restart: ContainerRecreateRequest (its controller is not started; the webhook "
+    "rejects new ones with 'feature-gate KruiseDaemon is not enabled'; existing ones never "
+    "complete)",
+    "Image pre-download: ImagePullJob, ImageListPullJob and NodeImage (controllers not started, "
+    "new jobs rejected; ImagePullJobGate is forced off)",
+    "Image pre-download before in-place and Advanced DaemonSet updates "
+    "(PreDownloadImageForInPlaceUpdate, PreDownloadImageForDaemonSetUpdate forced off; the "
+    "apps.kruise.io/image-predownload-* annotations do nothing)",
+    "Custom probes: PodProbeMarker and NodePodProbe (PodProbeMarkerGate forced off; new "
+    "PodProbeMarkers rejected)",
+    "Sidecar terminator for Job pods (SidecarTerminator forced off; "
+    "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT is ignored)",
+    "In-place update of env from labels/annotations (InPlaceUpdateEnvFromMetadata forced off) and "
+    "the daemon's pod watching (DaemonWatchingPod)",
+    "Enhanced liveness probes (EnhancedLivenessProbe, OpenKruise 1.7 and newer)",
+)
+
+
+def daemon_gate_plan(
+    kruise: Mapping[str, Any],
+    direction: str,
+    *,
+    force: bool = False,
+    helm: Mapping[str, Any] | None = None,
+    record: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The plan; raises ValueError (FeatureGatesError) for bad input or a malformed string."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction {direction!r} must be one of {', '.join(DIRECTIONS)}")
+    if not isinstance(kruise, Mapping) or "installed" not in kruise:
+        raise ValueError("kruise must be the 'kruise' facts of kruise_info")
+    if not kruise.get("installed"):
+        raise ValueError("OpenKruise is not installed in this cluster: nothing to change")
+    release = (helm or {}).get("release") if helm else None
+    method = "helm" if release else "manifests"
+    notes: list[str] = []
+    argument = (kruise.get("feature_gates") or {}).get("argument")
+    if method == "helm":
+        status = release.get("status")
+        if status and status != "deployed":
+            raise ValueError(
+                f"Helm release {release.get('release')} is {status!r}, not deployed: finish or "
+                "roll back that operation first (helm history shows it); nothing was changed"
+            )
+        user_values = release.get("values") or {}
+        computed = (helm or {}).get("computed_values") or {}
+        user_gates = user_values.get("featureGates")
+        current = user_gates if user_gates is not None else computed.get("featureGates")
+        current = None if current is None else str(current)
+        if argument is not None and _differs(argument, current):
+            notes.append(
+                f"the manager runs with --feature-gates={argument!r} but the release's "
+                f"featureGates is {current!r}: the release's value is the one changed"
+            )
+    else:
+        user_gates = None
+        current = argument
+    normalize_feature_gates(current)  # malformed -> FeatureGatesError before anything else
+    daemon_present = kruise.get("daemon") is not None
+
+    plan: dict[str, Any] = {
+        "direction": direction,
+        "method": method,
+        "namespace": kruise.get("namespace"),
+        "feature_gates_before": current,
+        "daemon_present_before": daemon_present,
+        "refused": [],
+        "notes": notes,
+        "in_use": None,
+        "in_use_summary": [],
+        "stops_working": [],
+    }
+    if direction == "disable":
+        _plan_disable(plan, kruise, current, user_gates, force)
+    else:
+        _plan_enable(plan, method, current, user_gates, daemon_present, helm, record)
+    return plan
+
+
+def _plan_disable(
+    plan: dict[str, Any],
+    kruise: Mapping[str, Any],
+    current: str | None,
+    user_gates: Any,
+    force: bool,
+) -> None:
+    desired = merge_feature_gates(current, {DAEMON_GATE: False})
+    mismatch = daemon_gate_mismatch(current)
+    if mismatch:
+        plan["notes"].append(mismatch + "; the normalised string fixes this")
+    use = kruise.get("feature_use") or {}
+    summary = [str(line) for line in use.get("summary") or []]
+    unchecked = [
+        f"{kind}: {entry['error']}"
+        for kind, entry in (use.get("kinds") or {}).items()
+        if isinstance(entry, Mapping) and entry.get("error")
+    ]
+    plan["in_use"] = bool(use.get("in_use")) or (None if unchecked else False)
+    plan["in_use_summary"] = summary
+    plan["stops_working"] = list(STOPS_WORKING)
+    blockers = []
+    if use.get("in_use"):
+        blockers.append(
+            "daemon-dependent features are in use: "
+            + "; ".join(summary)
+            + " (they stop working: see stops_working)"
+        )
+    if unchecked:
+        blockers.append("feature use could not be checked for " + "; ".join(unchecked))
+    if blockers and not force:
+        plan["refused"] = [*blockers, "set force: true to disable kruise-daemon anyway"]
+    elif blockers:
+        plan["notes"].append("forced past: " + " | ".join(blockers))
+    plan.update(
+        feature_gates=desired,
+        feature_gates_after=desired,
+        values={"featureGates": desired},
+        daemon="absent",
+        changed=_differs_exact(user_gates if plan["method"] == "helm" else current, desired)
+        or bool(kruise.get("daemon")),
+    )
+
+
+def _plan_enable(
+    plan: dict[str, Any],
+    method: str,
+    current: str | None,
+    user_gates: Any,
+    daemon_present: bool,
+    helm: Mapping[str, Any] | None,
+    record: Mapping[str, Any] | None,
+) -> None:
+    if daemon_enabled(current) and chart_renders_daemon(current) and daemon_present:
+        plan["notes"].append("kruise-daemon is already enabled: nothing to restore")
+        plan.update(
+            feature_gates=current or "",
+            feature_gates_after=current,
+            values={},
+            daemon="present",
+            changed=False,
+        )
+        return
+    found, previous_user, previous_effective = _previous_state(method, helm, record)
+    if not found:
+        plan["notes"].append(
+            "no earlier state with kruise-daemon enabled was found (helm history or the "
+            "kruise-cri record): the KruiseDaemon entry is removed, so its default (true) applies"
+        )
+    if found and without_daemon_gate(previous_effective) == without_daemon_gate(current):
+        # Nothing else changed since: put back exactly what was there.
+        after_effective = previous_effective
+        user_after = previous_user
+        plan["notes"].append(f"featureGates restored to what it was: {previous_user!r}")
+    else:
+        previous_entry = gate_value(previous_effective, DAEMON_GATE) if found else None
+        after_effective = merge_feature_gates(current, {DAEMON_GATE: previous_entry})
+        user_after = after_effective
+        if found:
+            plan["notes"].append(
+                "other gates changed since kruise-daemon was disabled: only the KruiseDaemon "
+                "entry is restored ("
+                + ("removed" if previous_entry is None else f"KruiseDaemon={previous_entry}")
+                + ")"
+            )
+    if method == "manifests" and not daemon_present and not (record or {}).get(RECORD_DAEMONSET):
+        plan["refused"].append(
+            "the kruise-daemon DaemonSet is gone and kruise-cri has no saved copy of it "
+            f"(ConfigMap key {RECORD_DAEMONSET}): re-apply your kruise manifests' "
+            "DaemonSet, then run again"
+        )
+    if method == "helm":
+        values = {"featureGates": user_after}
+        changed = _differs_exact(user_gates, user_after) or not daemon_present
+    else:
+        values = {}
+        changed = _differs_exact(current, after_effective) or not daemon_present
+    plan.update(
+        feature_gates=after_effective or "",
+        feature_gates_after=after_effective,
+        values=values,
+        daemon="present",
+        changed=changed,
+    )
+
+
+def _previous_state(
+    method: str, helm: Mapping[str, Any] | None, record: Mapping[str, Any] | None
+) -> tuple[bool, Any, str | None]:
+    """(found, the user's featureGates value then, the effective string then)."""
+    if method == "helm":
+        history: Sequence[Mapping[str, Any]] = (helm or {}).get("history") or []
+        for entry in history:
+            values = entry.get("values") or {}
+            computed = entry.get("computed_values") or {}
+            user = values.get("featureGates")
+            effective = user if user is not None else computed.get("featureGates")
+            effective = None if effective is None else str(effective)
+            try:
+                usable = daemon_enabled(effective) and chart_renders_daemon(effective)
+                normalize_feature_gates(effective)
+            except ValueError:
+                continue
+            if usable:
+                return True, user, effective
+        return False, None, None
+    data = record or {}
+    if RECORD_FEATURE_GATES_SET not in data:
+        return False, None, None
+    if str(data.get(RECORD_FEATURE_GATES_SET)).lower() != "true":
+        return True, None, None
+    previous = str(data.get(RECORD_FEATURE_GATES) or "")
+    return True, previous, previous
+
+
+def _differs(one: str | None, other: str | None) -> bool:
+    try:
+        return normalize_feature_gates(one) != normalize_feature_gates(other)
+    except ValueError:
+        return (one or "") != (other or "")
+
+
+def _differs_exact(one: Any, other: Any) -> bool:
+    return (one or None) != (other or None)

@@ -1,0 +1,354 @@
+"""Edits of a manifest-installed OpenKruise: the manager's and daemon's images and
+``--feature-gates``, and the kruise-daemon DaemonSet removed (saved first) or restored.
+
+The functions that decide what to patch are pure; :func:`apply_edits` sends the requests through a
+:class:`KubeClient` (with ``dryRun=All`` in check mode, so the API server validates every change
+and stores none). Removing the DaemonSet first saves it, with the manager's ``--feature-gates`` as
+it was, in the ConfigMap :data:`RECORD_CONFIGMAP` of the kruise namespace; restoring it recreates it
+from there and then deletes the record.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.daemon_gate import (
+    RECORD_DAEMONSET,
+    RECORD_FEATURE_GATES,
+    RECORD_FEATURE_GATES_SET,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (
+    flag_value,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+    KubeClient,
+    KubeRequestError,
+)
+
+RECORD_CONFIGMAP = "kruise-cri-daemon-gate"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kruise-cri"}
+FEATURE_GATES_FLAG = "--feature-gates"
+DAEMON_STATES = ("present", "absent")
+# Metadata the API server owns: dropped from a saved object so it can be created again.
+_SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+_SERVER_ANNOTATIONS = ("deprecated.daemonset.template.generation",)
+
+
+class ManifestError(Exception):
+    """The objects are not what the edit needs (a missing Deployment, no saved DaemonSet)."""
+
+
+def container_index(workload: Mapping[str, Any], preferred: str, image_hint: str) -> int:
+    """The index of the container named ``preferred``, else of the first whose image contains
+    ``image_hint``, else 0. Raises ManifestError when there is no container."""
+    containers = _containers(workload)
+    if not containers:
+        raise ManifestError(f"{_describe(workload)} has no containers")
+    for index, container in enumerate(containers):
+        if container.get("name") == preferred:
+            return index
+    for index, container in enumerate(containers):
+        if image_hint in str(container.get("image") or ""):
+            return index
+    return 0
+
+
+def _containers(workload: Mapping[str, Any]) -> list[dict[str, Any]]:
+    spec = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return list(spec.get("containers") or [])
+
+
+def _describe(workload: Mapping[str, Any]) -> str:
+    metadata = workload.get("metadata") or {}
+    return f"{workload.get('kind', 'object')} {metadata.get('namespace')}/{metadata.get('name')}"
+
+
+def container_gates(container: Mapping[str, Any]) -> str | None:
+    args = [str(a) for a in (container.get("command") or [])] + [
+        str(a) for a in (container.get("args") or [])
+    ]
+    return flag_value(args, FEATURE_GATES_FLAG)
+
+
+def with_flag(items: list[str], flag: str, value: str) -> tuple[list[str], bool]:
+    """``items`` with ``flag``'s value set (``--flag=value`` or ``--flag value`` replaced in
+    place); whether the flag was there."""
+    result = list(items)
+    found = False
+    index = 0
+    while index < len(result):
+        item = result[index]
+        if item.startswith(f"{flag}="):
+            result[index] = f"{flag}={value}"
+            found = True
+        elif item == flag and index + 1 < len(result):
+            result[index + 1] = value
+            found = True
+            index += 1
+        index += 1
+    return result, found
+
+
+def container_edit(
+    container: Mapping[str, Any], *, image: str | None, feature_gates: str | None
+) -> dict[str, Any]:
+    """The container fields to patch (name plus changed ``image``/``args``/``command``); only
+    ``name`` when nothing changes. ``feature_gates`` of ``""`` and an absent flag are equal."""
+    edit: dict[str, Any] = {"name": container.get("name")}
+    if image is not None and container.get("image") != image:
+        edit["image"] = image
+    if feature_gates is not None and (container_gates(container) or "") != feature_gates:
+        args = [str(a) for a in container.get("args") or []]
+        command = [str(a) for a in container.get("command") or []]
+        new_args, in_args = with_flag(args, FEATURE_GATES_FLAG, feature_gates)
+        new_command, in_command = with_flag(command, FEATURE_GATES_FLAG, feature_gates)
+        if in_args:
+            edit["args"] = new_args
+        if in_command:
+            edit["command"] = new_command
+        if not in_args and not in_command:
+            edit["args"] = [*args, f"{FEATURE_GATES_FLAG}={feature_gates}"]
+    return edit
+
+
+def template_patch(edit: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A strategic merge patch of one container of a pod template; None when ``edit`` holds only
+    the container's name. Containers merge by name; a list given (args) replaces the old one."""
+    if len(edit) <= 1:
+        return None
+    return {"spec": {"template": {"spec": {"containers": [dict(edit)]}}}}
+
+
+def apply_edit_to_object(workload: Mapping[str, Any], index: int, edit: Mapping[str, Any]) -> dict:
+    """A copy of ``workload`` with ``edit`` applied to its container ``index``."""
+    changed = copy.deepcopy(dict(workload))
+    container = changed["spec"]["template"]["spec"]["containers"][index]
+    container.update({k: v for k, v in edit.items() if k != "name"})
+    return changed
+
+
+def saved_object(workload: Mapping[str, Any]) -> dict[str, Any]:
+    """``workload`` without status and the metadata the API server owns: what can be created
+    again."""
+    saved = copy.deepcopy(dict(workload))
+    saved.pop("status", None)
+    metadata = saved.setdefault("metadata", {})
+    for key in _SERVER_METADATA:
+        metadata.pop(key, None)
+    annotations = metadata.get("annotations") or {}
+    for key in _SERVER_ANNOTATIONS:
+        annotations.pop(key, None)
+    if "annotations" in metadata and not annotations:
+        metadata.pop("annotations")
+    saved.setdefault("apiVersion", "apps/v1")
+    saved.setdefault("kind", "DaemonSet")
+    return saved
+
+
+def summary(
+    deployment: Mapping[str, Any] | None,
+    daemonset: Mapping[str, Any] | None,
+    manager_index: int,
+    daemon_index: int | None,
+) -> dict[str, Any]:
+    def part(workload: Mapping[str, Any] | None, index: int | None) -> dict[str, Any] | None:
+        if workload is None or index is None:
+            return None
+        container = _containers(workload)[index]
+        return {
+            "name": (workload.get("metadata") or {}).get("name"),
+            "image": container.get("image"),
+            "feature_gates": container_gates(container),
+        }
+
+    return {"manager": part(deployment, manager_index), "daemon": part(daemonset, daemon_index)}
+
+
+def apply_edits(
+    client: KubeClient,
+    namespace: str,
+    *,
+    manager_name: str,
+    daemon_name: str,
+    manager_image: str | None = None,
+    daemon_image: str | None = None,
+    feature_gates: str | None = None,
+    daemon: str | None = None,
+    daemonset: Mapping[str, Any] | None = None,
+    check_mode: bool = False,
+) -> dict[str, Any]:
+    """Make the edits; returns changed, before, after, record and actions. Raises
+    ManifestError, KubeRequestError or KubeAccessError."""
+    if daemon not in (None, *DAEMON_STATES):
+        raise ManifestError(f"daemon must be one of {', '.join(DAEMON_STATES)}")
+    dry = {"dryRun": "All"} if check_mode else None
+    base = f"/apis/apps/v1/namespaces/{namespace}"
+    deployment = _get(client, f"{base}/deployments/{manager_name}")
+    if deployment is None:
+        raise ManifestError(
+            f"no Deployment {manager_name} in namespace {namespace}: is OpenKruise installed there?"
+        )
+    current_ds = _get(client, f"{base}/daemonsets/{daemon_name}")
+    record_path = f"/api/v1/namespaces/{namespace}/configmaps/{RECORD_CONFIGMAP}"
+    record_object = _get(client, record_path)
+    record = dict((record_object or {}).get("data") or {})
+
+    manager_index = container_index(deployment, "manager", "kruise-manager")
+    daemon_index = container_index(current_ds, "daemon", "kruise") if current_ds else None
+    before = summary(deployment, current_ds, manager_index, daemon_index)
+    actions: list[str] = []
+
+    manager_edit = container_edit(
+        _containers(deployment)[manager_index], image=manager_image, feature_gates=feature_gates
+    )
+    after_deployment = apply_edit_to_object(deployment, manager_index, manager_edit)
+    after_ds: dict[str, Any] | None = dict(current_ds) if current_ds else None
+    after_daemon_index = daemon_index
+
+    # 0. Saved before anything changes: the DaemonSet to delete and the manager's gates.
+    if daemon == "absent" and current_ds is not None:
+        manager_gates = container_gates(_containers(deployment)[manager_index])
+        record = {
+            RECORD_FEATURE_GATES: manager_gates or "",
+            RECORD_FEATURE_GATES_SET: "true" if manager_gates is not None else "false",
+            RECORD_DAEMONSET: json.dumps(saved_object(current_ds), sort_keys=True),
+        }
+        if not check_mode:
+            _write_record(client, namespace, record_path, record_object, record)
+
+    # 1. The manager: image and --feature-gates.
+    patch = template_patch(manager_edit)
+    if patch:
+        client.patch(
+            f"{base}/deployments/{manager_name}",
+            patch,
+            merge=False,
+            params=dry,
+            counted_as="deployments",
+        )
+        actions.append(f"patched Deployment {namespace}/{manager_name}: {_fields(manager_edit)}")
+
+    # 2. The daemon: removed (saved first), restored, or edited in place.
+    if daemon == "absent" and current_ds is not None:
+        client.delete(
+            f"{base}/daemonsets/{daemon_name}",
+            params={**(dry or {}), "propagationPolicy": "Background"},
+            counted_as="daemonsets",
+        )
+        actions.append(
+            f"saved DaemonSet {namespace}/{daemon_name} in ConfigMap {RECORD_CONFIGMAP}, "
+            "then deleted it"
+        )
+        after_ds = None
+        after_daemon_index = None
+    elif daemon == "present" and current_ds is None:
+        source = daemonset or _saved_daemonset(record)
+        if source is None:
+            raise ManifestError(
+                f"DaemonSet {namespace}/{daemon_name} is gone and ConfigMap {RECORD_CONFIGMAP} "
+                "holds no saved copy: re-apply your kruise manifests' DaemonSet (or give "
+                "daemonset=)"
+            )
+        created = saved_object(source)
+        created["metadata"]["namespace"] = namespace
+        created["metadata"]["name"] = daemon_name
+        index = container_index(created, "daemon", "kruise")
+        edit = container_edit(
+            _containers(created)[index], image=daemon_image, feature_gates=feature_gates
+        )
+        created = apply_edit_to_object(created, index, edit)
+        client.post(f"{base}/daemonsets", created, params=dry, counted_as="daemonsets")
+        actions.append(f"created DaemonSet {namespace}/{daemon_name} from the saved copy")
+        if not check_mode and record_object is not None:
+            client.delete(record_path, counted_as="configmaps")
+            record = {}
+        after_ds = created
+        after_daemon_index = index
+    elif current_ds is not None and daemon_index is not None:
+        edit = container_edit(
+            _containers(current_ds)[daemon_index], image=daemon_image, feature_gates=feature_gates
+        )
+        patch = template_patch(edit)
+        if patch:
+            client.patch(
+                f"{base}/daemonsets/{daemon_name}",
+                patch,
+                merge=False,
+                params=dry,
+                counted_as="daemonsets",
+            )
+            actions.append(f"patched DaemonSet {namespace}/{daemon_name}: {_fields(edit)}")
+            after_ds = apply_edit_to_object(current_ds, daemon_index, edit)
+
+    after = summary(after_deployment, after_ds, manager_index, after_daemon_index)
+    return {
+        "changed": bool(actions),
+        "before": before,
+        "after": after,
+        "record": record,
+        "actions": actions,
+    }
+
+
+def _fields(edit: Mapping[str, Any]) -> str:
+    parts = []
+    if "image" in edit:
+        parts.append(f"image {edit['image']}")
+    for key in ("args", "command"):
+        if key in edit:
+            gates = flag_value(edit[key], FEATURE_GATES_FLAG)
+            parts.append(f"{FEATURE_GATES_FLAG}={gates}")
+    return ", ".join(parts)
+
+
+def _saved_daemonset(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    text = record.get(RECORD_DAEMONSET)
+    if not text:
+        return None
+    try:
+        saved = json.loads(text)
+    except ValueError as error:
+        raise ManifestError(
+            f"ConfigMap {RECORD_CONFIGMAP} holds no valid DaemonSet: {error}"
+        ) from error
+    return saved if isinstance(saved, dict) else None
+
+
+def _write_record(
+    client: KubeClient,
+    namespace: str,
+    path: str,
+    existing: Mapping[str, Any] | None,
+    data: Mapping[str, str],
+) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": RECORD_CONFIGMAP, "namespace": namespace, "labels": MANAGED_BY},
+        "data": dict(data),
+    }
+    if existing is None:
+        client.post(f"/api/v1/namespaces/{namespace}/configmaps", body, counted_as="configmaps")
+    else:
+        client.send("PUT", path, body=body, counted_as="configmaps")
+
+
+def _get(client: KubeClient, path: str) -> dict[str, Any] | None:
+    try:
+        return client.get(path, counted_as=path.rsplit("/", 2)[-2])
+    except KubeRequestError as error:
+        if error.status == 404:
+            return None
+        raise

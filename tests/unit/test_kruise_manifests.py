@@ -1,0 +1,282 @@
+"""Edits of a manifest install: which fields are patched, the DaemonSet saved and restored."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from ansible_collections.kruise_cri.remediation.plugins.module_utils import kruise_manifests as km
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+    KubeRequestError,
+)
+
+NS = "kruise-system"
+BASE = f"/apis/apps/v1/namespaces/{NS}"
+RECORD = f"/api/v1/namespaces/{NS}/configmaps/{km.RECORD_CONFIGMAP}"
+
+
+def workload(kind: str, name: str, container: str, args: list[str], image: str) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": NS,
+            "uid": "u-1",
+            "resourceVersion": "42",
+            "generation": 3,
+            "creationTimestamp": "2024-01-01T00:00:00Z",
+            "managedFields": [{}],
+            "annotations": {"deprecated.daemonset.template.generation": "3"},
+            "labels": {"control-plane": "daemon"},
+        },
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "sidecar", "image": "busybox"},
+                        {"name": container, "image": image, "args": args},
+                    ]
+                }
+            }
+        },
+        "status": {"numberReady": 3},
+    }
+
+
+def manager(gates: str = "ImagePullJobGate=true") -> dict:
+    return workload(
+        "Deployment",
+        "kruise-controller-manager",
+        "manager",
+        ["--enable-leader-election", f"--feature-gates={gates}", "--v=4"],
+        "openkruise/kruise-manager:v1.6.3",
+    )
+
+
+def daemonset(gates: str = "ImagePullJobGate=true") -> dict:
+    return workload(
+        "DaemonSet",
+        "kruise-daemon",
+        "daemon",
+        ["--logtostderr=true", f"--feature-gates={gates}"],
+        "openkruise/kruise-manager:v1.6.3",
+    )
+
+
+class FakeClient:
+    def __init__(self, objects: dict[str, Any]):
+        self.objects = copy.deepcopy(objects)
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def get(self, path, params=None, **_):
+        if path not in self.objects:
+            raise KubeRequestError(404, path, "not found")
+        return copy.deepcopy(self.objects[path])
+
+    def patch(self, path, body, *, merge=True, params=None, **_):
+        self.calls.append(("PATCH", path, {"body": body, "merge": merge, "params": params}))
+        return {}
+
+    def delete(self, path, params=None, **_):
+        self.calls.append(("DELETE", path, {"params": params}))
+        return {}
+
+    def post(self, path, body, params=None, **_):
+        self.calls.append(("POST", path, {"body": body, "params": params}))
+        return body
+
+    def send(self, method, path, params=None, *, body=None, **_):
+        self.calls.append((method, path, {"body": body, "params": params}))
+        return b"{}"
+
+
+def test_with_flag_replaces_in_place_or_reports_absence():
+    assert km.with_flag(["--a=1", "--feature-gates=X=true"], "--feature-gates", "Y=false") == (
+        ["--a=1", "--feature-gates=Y=false"],
+        True,
+    )
+    assert km.with_flag(["--feature-gates", "X=true", "--v=2"], "--feature-gates", "Y") == (
+        ["--feature-gates", "Y", "--v=2"],
+        True,
+    )
+    assert km.with_flag(["--v=2"], "--feature-gates", "Y") == (["--v=2"], False)
+
+
+def test_container_edit_changes_only_what_differs():
+    container = {"name": "manager", "image": "a:v1", "args": ["--feature-gates=A=true"]}
+    assert km.container_edit(container, image="a:v1", feature_gates="A=true") == {"name": "manager"}
+    assert km.container_edit(container, image="a:v2", feature_gates=None) == {
+        "name": "manager",
+        "image": "a:v2",
+    }
+    assert km.container_edit({"name": "m", "args": ["--v=1"]}, image=None, feature_gates="B=1") == {
+        "name": "m",
+        "args": ["--v=1", "--feature-gates=B=1"],
+    }
+    in_command = {"name": "m", "command": ["/manager", "--feature-gates=A=true"]}
+    assert km.container_edit(in_command, image=None, feature_gates="A=false")["command"] == [
+        "/manager",
+        "--feature-gates=A=false",
+    ]
+    # an empty string equals an absent flag
+    assert km.container_edit({"name": "m"}, image=None, feature_gates="") == {"name": "m"}
+    assert km.template_patch({"name": "m"}) is None
+
+
+def test_saved_object_drops_what_the_server_owns():
+    saved = km.saved_object(daemonset())
+    assert "status" not in saved
+    assert set(saved["metadata"]) == {"name", "namespace", "labels"}
+
+
+def test_pin_edits_patch_both_containers_by_name():
+    client = FakeClient(
+        {
+            f"{BASE}/deployments/kruise-controller-manager": manager(),
+            f"{BASE}/daemonsets/kruise-daemon": daemonset(),
+        }
+    )
+    result = km.apply_edits(
+        client,
+        NS,
+        manager_name="kruise-controller-manager",
+        daemon_name="kruise-daemon",
+        manager_image="openkruise/kruise-manager:v1.5.5",
+        daemon_image="openkruise/kruise-manager:v1.5.5",
+    )
+    assert result["changed"] is True
+    assert [(c[0], c[1]) for c in client.calls] == [
+        ("PATCH", f"{BASE}/deployments/kruise-controller-manager"),
+        ("PATCH", f"{BASE}/daemonsets/kruise-daemon"),
+    ]
+    body = client.calls[0][2]["body"]
+    assert body == {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [{"name": "manager", "image": "openkruise/kruise-manager:v1.5.5"}]
+                }
+            }
+        }
+    }
+    assert client.calls[0][2]["merge"] is False  # strategic: containers merge by name
+    assert result["before"]["manager"]["image"] == "openkruise/kruise-manager:v1.6.3"
+    assert result["after"]["daemon"]["image"] == "openkruise/kruise-manager:v1.5.5"
+
+
+def test_nothing_to_do_sends_nothing():
+    client = FakeClient({f"{BASE}/deployments/kruise-controller-manager": manager()})
+    result = km.apply_edits(
+        client,
+        NS,
+        manager_name="kruise-controller-manager",
+        daemon_name="kruise-daemon",
+        manager_image="openkruise/kruise-manager:v1.6.3",
+        feature_gates="ImagePullJobGate=true",
+    )
+    assert result["changed"] is False
+    assert client.calls == []
+    assert result["before"]["daemon"] is None
+
+
+def test_disable_saves_then_deletes_and_check_mode_only_dry_runs():
+    objects = {
+        f"{BASE}/deployments/kruise-controller-manager": manager(),
+        f"{BASE}/daemonsets/kruise-daemon": daemonset(),
+    }
+    gates = "ImagePullJobGate=true,KruiseDaemon=false"
+    checked = FakeClient(objects)
+    km.apply_edits(
+        checked,
+        NS,
+        manager_name="kruise-controller-manager",
+        daemon_name="kruise-daemon",
+        feature_gates=gates,
+        daemon="absent",
+        check_mode=True,
+    )
+    assert all(call[2]["params"]["dryRun"] == "All" for call in checked.calls)
+    assert not any(call[1].endswith("/configmaps") for call in checked.calls)
+
+    client = FakeClient(objects)
+    result = km.apply_edits(
+        client,
+        NS,
+        manager_name="kruise-controller-manager",
+        daemon_name="kruise-daemon",
+        feature_gates=gates,
+        daemon="absent",
+    )
+    methods = [(c[0], c[1]) for c in client.calls]
+    assert methods == [
+        ("POST", f"/api/v1/namespaces/{NS}/configmaps"),  # saved before anything changes
+        ("PATCH", f"{BASE}/deployments/kruise-controller-manager"),
+        ("DELETE", f"{BASE}/daemonsets/kruise-daemon"),
+    ]
+    record = client.calls[0][2]["body"]["data"]
+    assert record["feature-gates"] == "ImagePullJobGate=true"
+    assert record["feature-gates-set"] == "true"
+    assert json.loads(record["daemonset.json"])["metadata"]["name"] == "kruise-daemon"
+    assert result["after"]["daemon"] is None
+    assert result["after"]["manager"]["feature_gates"] == gates
+
+
+def test_restore_recreates_from_the_record_with_the_gates_then_drops_the_record():
+    saved = km.saved_object(daemonset("ImagePullJobGate=true"))
+    client = FakeClient(
+        {
+            f"{BASE}/deployments/kruise-controller-manager": manager(
+                "ImagePullJobGate=true,KruiseDaemon=false"
+            ),
+            RECORD: {
+                "data": {
+                    "feature-gates": "ImagePullJobGate=true",
+                    "feature-gates-set": "true",
+                    "daemonset.json": json.dumps(saved),
+                }
+            },
+        }
+    )
+    result = km.apply_edits(
+        client,
+        NS,
+        manager_name="kruise-controller-manager",
+        daemon_name="kruise-daemon",
+        feature_gates="ImagePullJobGate=true",
+        daemon="present",
+    )
+    methods = [(c[0], c[1]) for c in client.calls]
+    assert methods == [
+        ("PATCH", f"{BASE}/deployments/kruise-controller-manager"),
+        ("POST", f"{BASE}/daemonsets"),
+        ("DELETE", RECORD),
+    ]
+    created = client.calls[1][2]["body"]
+    assert (
+        "--feature-gates=ImagePullJobGate=true"
+        in created["spec"]["template"]["spec"]["containers"][1]["args"]
+    )
+    assert result["record"] == {}
+
+
+def test_restore_without_a_saved_copy_fails_before_anything():
+    client = FakeClient({f"{BASE}/deployments/kruise-controller-manager": manager()})
+    with pytest.raises(km.ManifestError, match="no saved copy"):
+        km.apply_edits(
+            client,
+            NS,
+            manager_name="kruise-controller-manager",
+            daemon_name="kruise-daemon",
+            daemon="present",
+        )
+    assert client.calls == []
+
+
+def test_missing_manager_fails():
+    with pytest.raises(km.ManifestError, match="no Deployment"):
+        km.apply_edits(
+            FakeClient({}), NS, manager_name="kruise-controller-manager", daemon_name="x"
+        )

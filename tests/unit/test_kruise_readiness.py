@@ -1,0 +1,241 @@
+"""Readiness after a change: rollouts, every node's daemon pod, stability over time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_readiness import (
+    Expectation,
+    Snapshot,
+    describe_problems,
+    evaluate,
+    wait_until_ready,
+)
+
+IMAGE_15 = "openkruise/kruise-manager:v1.5.5"
+IMAGE_16 = "openkruise/kruise-manager:v1.6.3"
+
+
+def deployment(
+    image: str = IMAGE_15, gates: str = "ImagePullJobGate=true", **status: int
+) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "kruise-controller-manager", "generation": 2},
+        "spec": {
+            "replicas": 2,
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "manager", "image": image, "args": [f"--feature-gates={gates}"]}
+                    ]
+                }
+            },
+        },
+        "status": {
+            "observedGeneration": 2,
+            "replicas": 2,
+            "updatedReplicas": 2,
+            "readyReplicas": 2,
+            "availableReplicas": 2,
+            **status,
+        },
+    }
+
+
+def daemonset(image: str = IMAGE_15, desired: int = 2, **status: int) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "kruise-daemon", "generation": 5},
+        "spec": {"template": {"spec": {"containers": [{"name": "daemon", "image": image}]}}},
+        "status": {
+            "observedGeneration": 5,
+            "desiredNumberScheduled": desired,
+            "updatedNumberScheduled": desired,
+            "numberReady": desired,
+            "numberAvailable": desired,
+            **status,
+        },
+    }
+
+
+def pod(node: str, image: str = IMAGE_15, state: str = "running", **extra: Any) -> dict:
+    statuses: list[dict[str, Any]] = []
+    phase = "Pending"
+    if state == "running":
+        phase = "Running"
+        statuses = [{"ready": True, "restartCount": 0, "state": {"running": {}}}]
+    elif state == "crash":
+        phase = "Running"
+        statuses = [
+            {
+                "ready": False,
+                "restartCount": 7,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1, "message": "CRI v1 not implemented"}},
+            }
+        ]
+    return {
+        "metadata": {"name": f"kruise-daemon-{node}", **extra},
+        "spec": {"nodeName": node, "containers": [{"name": "daemon", "image": image}]},
+        "status": {"phase": phase, "containerStatuses": statuses},
+    }
+
+
+EXPECT = Expectation(version_line="1.5", feature_gates="ImagePullJobGate=true")
+
+
+def test_all_ready():
+    result = evaluate(Snapshot(deployment(), daemonset(), [pod("a"), pod("b")]), EXPECT)
+    assert result["ready"] is True
+    assert result["problems"] == []
+
+
+def test_crash_looping_pod_is_named_with_its_message():
+    result = evaluate(
+        Snapshot(deployment(), daemonset(numberReady=1), [pod("a"), pod("b", state="crash")]),
+        EXPECT,
+    )
+    assert result["ready"] is False
+    assert result["crash_looping_nodes"] == ["b"]
+    assert any(
+        "kruise-daemon-b on b is crash-looping (7 restarts): CRI v1 not implemented" in problem
+        for problem in result["problems"]
+    )
+
+
+def test_old_images_and_unfinished_rollouts_are_problems():
+    result = evaluate(
+        Snapshot(
+            deployment(image=IMAGE_16, updatedReplicas=1, readyReplicas=1),
+            daemonset(updatedNumberScheduled=1),
+            [pod("a"), pod("b", image=IMAGE_16)],
+        ),
+        EXPECT,
+    )
+    problems = " | ".join(result["problems"])
+    assert "kruise-controller-manager's image is openkruise/kruise-manager:v1.6.3, not a 1.5.x" in (
+        problems
+    )
+    assert "1 of 2 replicas updated" in problems
+    assert "1 of 2 nodes have an updated pod" in problems
+    assert f"kruise-daemon-b on b still runs {IMAGE_16}" in problems
+
+
+def test_unobserved_generation_and_wrong_gates():
+    result = evaluate(
+        Snapshot(deployment(gates="A=true", observedGeneration=1), daemonset(), [pod("a")]),
+        EXPECT,
+    )
+    assert "not 'ImagePullJobGate=true'" in result["problems"][0]
+    assert "has not seen the change yet" in result["problems"][1]
+
+
+def test_gates_compare_normalised():
+    snapshot = Snapshot(deployment(gates="ImagePullJobGate=True"), daemonset(), [pod("a")])
+    assert evaluate(snapshot, EXPECT)["ready"] is True
+
+
+def test_absent_daemon():
+    expect = Expectation(feature_gates="ImagePullJobGate=true", daemon="absent")
+    gone = Snapshot(deployment(), None, [pod("a", deletionTimestamp="now")])
+    assert evaluate(gone, expect)["ready"] is True
+    still = evaluate(Snapshot(deployment(), daemonset(), [pod("a")]), expect)
+    assert still["problems"] == [
+        "the kruise-daemon DaemonSet still exists",
+        "1 kruise-daemon pods still exist",
+    ]
+
+
+def test_missing_objects():
+    result = evaluate(Snapshot(None, None, []), Expectation())
+    assert result["problems"] == [
+        "the kruise-manager Deployment does not exist",
+        "the kruise-daemon DaemonSet does not exist",
+    ]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_wait_needs_the_state_to_hold_for_the_stable_window():
+    clock = Clock()
+    good = Snapshot(deployment(), daemonset(), [pod("a"), pod("b")])
+    crash = Snapshot(deployment(), daemonset(), [pod("a"), pod("b", state="crash")])
+    # Ready at t=0 and t=2, crash-looping at t=4 (a restart), then ready for good.
+    sequence = [good, good, crash] + [good] * 20
+    reads = iter(sequence)
+    result = wait_until_ready(
+        lambda: next(reads),
+        EXPECT,
+        timeout=60,
+        stable_seconds=5,
+        interval=2,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert result["ready"] is True
+    assert result["waited"] == 12.0  # ready from t=6, held until t=12 (>= 5 s)
+
+
+def test_wait_gives_up_at_the_deadline_with_the_last_problems():
+    clock = Clock()
+    crash = Snapshot(deployment(), daemonset(), [pod("a", state="crash")])
+    result = wait_until_ready(
+        lambda: crash,
+        EXPECT,
+        timeout=10,
+        stable_seconds=3,
+        interval=2,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert result["ready"] is False
+    assert result["waited"] == 10.0
+    assert result["crash_looping_nodes"] == ["a"]
+
+
+def test_wait_that_is_ready_but_not_long_enough_says_so():
+    clock = Clock()
+    states = iter([Snapshot(None, None, [])] * 4 + [Snapshot(deployment(), daemonset(), [])] * 9)
+    result = wait_until_ready(
+        lambda: next(states),
+        Expectation(),
+        timeout=8,
+        stable_seconds=5,
+        interval=2,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert result["ready"] is False
+    assert "Ready for only 0 s" in result["problems"][0]
+
+
+def test_describe_problems_caps_the_list():
+    text = describe_problems([f"p{i}" for i in range(12)])
+    assert text.endswith("p7; and 4 more")
+
+
+def test_a_new_manager_pod_that_crash_loops_is_named_old_ones_are_not():
+    rolling = deployment(replicas=2, updatedReplicas=1, readyReplicas=1, availableReplicas=1)
+    rolling["spec"]["replicas"] = 1  # the new pod surged next to the old one
+    new_container = rolling["spec"]["template"]["spec"]["containers"][0]
+    new_pod = pod("a", state="crash")
+    new_pod["spec"]["containers"] = [dict(new_container)]
+    old_pod = pod("b")
+    old_pod["spec"]["containers"] = [{**new_container, "args": ["--feature-gates=Old=true"]}]
+    result = evaluate(
+        Snapshot(rolling, daemonset(), [pod("a"), pod("b")], manager_pods=[new_pod, old_pod]),
+        EXPECT,
+    )
+    assert result["problems"] == [
+        "kruise-controller-manager: 1 old replicas still running (the new ones are not available "
+        "yet)",
+        "kruise-daemon-a on a is crash-looping (7 restarts): CRI v1 not implemented",
+    ]
