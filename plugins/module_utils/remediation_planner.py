@@ -1469,7 +1469,9 @@ def _manual_pin(ctx: Context) -> list[str]:
     )
     return [
         f"helm upgrade {shlex.quote(install.release or 'kruise')} openkruise/kruise -n {ns} "
-        f"--version {BRIDGE_RELEASE} --reuse-values{gates}",
+        # Not --reuse-values: across chart versions it keeps the old chart's defaults (its
+        # manager.image.tag among them), so the pin would not change the image.
+        f"--version {BRIDGE_RELEASE} --reset-then-reuse-values{gates}",
     ]
 
 
@@ -1498,10 +1500,11 @@ def _manual_disable(ctx: Context) -> list[str]:
 
 
 def _runs_by_playbook(ctx: Context, path_id: str) -> bool:
-    """Pin and disable drive a Helm release; installs from manifests or none need other steps."""
+    """Pin and disable change an installed OpenKruise (a Helm release or manifests); with none
+    installed there is nothing for them to change."""
     if path_id == MIGRATE:
         return True
-    return ctx.install.installed is not False and ctx.install.method != "manifests"
+    return ctx.install.installed is not False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1749,14 +1752,9 @@ def _recommend(ctx: Context, paths: Mapping[str, Mapping[str, Any]]) -> dict[str
         call = PLAYBOOK_CALLS[step]
         step_nodes = ctx.migratable if step == MIGRATE else []
         if not _runs_by_playbook(ctx, step):
-            why = (
-                "OpenKruise is not installed"
-                if ctx.install.installed is False
-                else "OpenKruise was installed from manifests, not Helm"
-            )
             reasons.append(
-                f"{why}: {call.fqcn} changes a Helm release and does not apply; the manual "
-                "steps do the same by hand"
+                f"OpenKruise is not installed: {call.fqcn} changes an installed OpenKruise and "
+                "does not apply; the manual steps say how to install the right version"
             )
             manual_steps += _manual_steps(ctx, step, step_nodes)
             continue

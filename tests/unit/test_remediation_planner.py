@@ -348,8 +348,8 @@ SCENARIOS = {
         facts={"node-1": docker()},
         cluster=cluster(method="manifests"),
         path="disable_daemon",
-        texts=("installed from manifests, not Helm",),
-        commands=(),
+        texts=("kruise_info found none of the daemon's features in use",),
+        commands=("ansible-playbook kruise_cri.remediation.disable_kruise_daemon -i INVENTORY",),
     ),
     "no-cluster-facts-docker": Scenario(
         facts={"node-1": docker(), "node-2": containerd("v1.7.24")},
@@ -504,16 +504,17 @@ def test_manifests_install_turns_helm_changes_into_manifest_edits() -> None:
     assert steps[1] == "kubectl -n kruise-system delete daemonset kruise-daemon"
 
 
-def test_manifests_install_bridge_starts_with_the_manual_pin() -> None:
+def test_manifests_install_bridge_pins_with_the_playbook_too() -> None:
+    """pin_kruise sets a manifest install's images as it upgrades a Helm release."""
     facts = {"node-1": docker(), "node-2": containerd("v1.4.13")}
     plan = plan_for(facts, cluster(method="manifests", **CRR_IN_USE))
     recommendation = plan["recommendation"]
     assert recommendation["steps"] == ["pin_1_5", "migrate_runtime"]
-    assert recommendation["command"] is None
-    assert recommendation["commands"] == [MIGRATE_CMD.format("node-1")]
-    assert recommendation["manual_steps"][0].startswith(
-        "helm template kruise openkruise/kruise -n kruise-system --version 1.5.5"
+    assert recommendation["command"] == (
+        "ansible-playbook kruise_cri.remediation.pin_kruise -i INVENTORY"
+        " -e kruise_cri_target_version=1.5.5"
     )
+    assert recommendation["commands"][1] == MIGRATE_CMD.format("node-1")
 
 
 def test_not_installed_plans_the_install() -> None:
@@ -662,7 +663,8 @@ def test_commands_quote_and_say_when_playbooks_are_not_shipped() -> None:
     assert any("not shipped in this collection yet" in reason for reason in told(plan).split("\n"))
     assert recommendation["manual_steps_doc"] == "docs/planner.md#doing-it-by-hand"
     assert recommendation["manual_steps"][0] == (
-        "helm upgrade kruise openkruise/kruise -n kruise-system --version 1.5.5 --reuse-values"
+        "helm upgrade kruise openkruise/kruise -n kruise-system --version 1.5.5"
+        " --reset-then-reuse-values"
     )
 
     shipped = plan_for(facts, cluster(**CRR_IN_USE), shipped_playbooks=ALL_PLAYBOOKS)
