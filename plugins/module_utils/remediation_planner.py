@@ -20,6 +20,9 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_
     BRIDGE_RELEASE,
     DAEMON_FEATURES,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
+    GATES_1_5,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_compat import (
     KRUISE_LINES,
 )
@@ -51,37 +54,8 @@ RiskLevel = Literal["low", "medium", "high"]
 RISK_ORDER: tuple[RiskLevel, ...] = ("low", "medium", "high")
 UNKNOWN_MARK = "of unknown compatibility"
 
-# Feature gates kruise-manager 1.5.5 knows (pkg/features/kruise_features.go at v1.5.5, plus
-# component-base's AllAlpha/AllBeta); it refuses to start on any other name.
-BRIDGE_FEATURE_GATES = frozenset(
-    {
-        "AllAlpha",
-        "AllBeta",
-        "CloneSetEventHandlerOptimization",
-        "CloneSetPartitionRollback",
-        "CloneSetShortHash",
-        "DaemonWatchingPod",
-        "DeletionProtectionForCRDCascadingGate",
-        "ImagePullJobGate",
-        "InPlaceUpdateEnvFromMetadata",
-        "KruiseDaemon",
-        "KruisePodReadinessGate",
-        "PodProbeMarkerGate",
-        "PodUnavailableBudgetDeleteGate",
-        "PodUnavailableBudgetUpdateGate",
-        "PodWebhook",
-        "PreDownloadImageForDaemonSetUpdate",
-        "PreDownloadImageForInPlaceUpdate",
-        "PreparingUpdateAsUpdate",
-        "ResourceDistributionGate",
-        "ResourcesDeletionProtection",
-        "SidecarSetPatchPodMetadataDefaultsAllowed",
-        "SidecarTerminator",
-        "StatefulSetAutoDeletePVC",
-        "TemplateNoDefaults",
-        "WorkloadSpread",
-    }
-)
+# Feature gates kruise-manager 1.5.5 knows; it refuses to start on any other name.
+BRIDGE_FEATURE_GATES = GATES_1_5
 
 
 @dataclass(frozen=True)
