@@ -15,7 +15,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client
 from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace
 from kruise_cri.lab.controlplane import ControlPlane
 from tests.integration.kube_helpers import helm, wait_for
-from tests.integration.test_pin_kruise import (
+from tests.integration.remediation_helpers import (
     DAEMON,
     MANAGER,
     NAMESPACE,
