@@ -21,26 +21,24 @@ Run as root from the repository:  .venv/bin/python benchmarks/assess_fleet.py --
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from bench_common import end_process_group, terminate_as_interrupt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -412,7 +410,7 @@ class Bench:
             try:
                 returncode = process.wait()
             except BaseException:
-                _end_process_group(process)
+                end_process_group(process)
                 raise
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -464,18 +462,6 @@ class Bench:
             failed_results=failed,
             records=records,
         )
-
-
-def _end_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the group led by ``process`` (started with a new session), SIGKILL after 10 s."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 # --- checks on the counted runs ------------------------------------------------------------------
@@ -624,21 +610,6 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 # --- main ----------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP unwind like Ctrl-C, so the clean-up below always runs."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

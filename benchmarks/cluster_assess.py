@@ -45,7 +45,6 @@ import pstats
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bench_common import end_process_group, terminate_as_interrupt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COLLECTIONS_PATH = REPO_ROOT / ".collections"
@@ -671,7 +671,7 @@ def stop_controllers(plane: ControlPlane) -> list[str]:
     for component in plane.components:
         if component.name in ("kube-controller-manager", "kube-scheduler") and component.alive():
             assert component.process is not None
-            _end_process_group(component.process)
+            end_process_group(component.process)
             stopped.append(component.name)
     return stopped
 
@@ -923,20 +923,8 @@ def run_process_group(command: list[str], log: Path, env: Mapping[str, str]) -> 
         try:
             return process.wait(COMMAND_TIMEOUT)
         except BaseException:
-            _end_process_group(process)
+            end_process_group(process)
             raise
-
-
-def _end_process_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the group led by ``process`` (started with a new session), SIGKILL after 10 s."""
-    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(grace)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def wait_for_kubectl() -> Path:
@@ -1175,21 +1163,6 @@ def print_report(output: Mapping[str, Any]) -> None:
 
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP unwind like Ctrl-C, so the clean-up below always runs."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
