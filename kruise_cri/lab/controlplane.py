@@ -297,12 +297,7 @@ class ControlPlane:
         port = self.ports["controller_manager"]
         command = [
             str(binary),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            f"--bind-address={LOOPBACK}",
-            f"--secure-port={port}",
-            "--leader-elect=false",
+            *_serving_flags(kubeconfig, port),
             "--use-service-account-credentials=true",
             f"--service-account-private-key-file={pki.service_account_private_key}",
             f"--root-ca-file={pki.ca_certificate}",
@@ -315,16 +310,7 @@ class ControlPlane:
     def _scheduler(self, binary: Path, kubeconfigs: dict[str, Path]) -> Component:
         kubeconfig = kubeconfigs[SCHEDULER.file_stem]
         port = self.ports["scheduler"]
-        command = [
-            str(binary),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            f"--bind-address={LOOPBACK}",
-            f"--secure-port={port}",
-            "--leader-elect=false",
-            "--v=1",
-        ]
+        command = [str(binary), *_serving_flags(kubeconfig, port), "--v=1"]
         return self._component("kube-scheduler", command, lambda: _https_healthz(port))
 
     def _kwok(self, binary: Path, kubeconfigs: dict[str, Path]) -> Component:
@@ -414,6 +400,19 @@ def _terminate(process: subprocess.Popen[bytes] | None) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def _serving_flags(kubeconfig: Path, port: int) -> list[str]:
+    """What kube-controller-manager and kube-scheduler share: their identity for the API server
+    (also to check who calls them), a loopback port of their own, and no leader election."""
+    return [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={LOOPBACK}",
+        f"--secure-port={port}",
+        "--leader-elect=false",
+    ]
 
 
 def _free_port() -> int:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.helm import TEST_CHART, HelmError, run_helm
 from tests.integration.ansible_run import run_module
@@ -54,3 +56,28 @@ def run_cluster_module(module: str, args: dict[str, Any], *extra: str) -> dict[s
 
 def chart_dir() -> Path:
     return TEST_CHART
+
+
+def unreachable_kubeconfig(path: Path, token: str) -> Path:
+    """A kubeconfig naming a server nobody listens on (port 1), with ``token`` as its user's."""
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            "server": "https://127.0.0.1:1",
+                            "insecure-skip-tls-verify": True,
+                        },
+                    }
+                ],
+                "users": [{"name": "u", "user": {"token": token}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    return path

@@ -23,7 +23,7 @@ from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.fleet import NODES, RunningFleet
 from kruise_cri.lab.lab_cluster import KRUISE_NAMESPACE, LAB_KRUISE_VERSION, seed_lab_cluster
 from tests.integration.ansible_run import VENV_BIN, ansible_env
-from tests.integration.kube_helpers import wait_for
+from tests.integration.kube_helpers import unreachable_kubeconfig, wait_for
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
 INCOMPATIBLE = sorted(node.name for node in NODES if "1.6" not in node.compatible_lines)
@@ -196,27 +196,7 @@ def test_cli_prints_the_recommendation_and_its_command(
 def test_a_cluster_that_cannot_be_read_fails_the_run_before_the_nodes(
     fleet_inventory: Path, tmp_path: Path
 ) -> None:
-    kubeconfig = tmp_path / "gone.kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "c",
-                        "cluster": {
-                            "server": "https://127.0.0.1:1",
-                            "insecure-skip-tls-verify": True,
-                        },
-                    }
-                ],
-                "users": [{"name": "u", "user": {"token": "secret-token-value"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
+    kubeconfig = unreachable_kubeconfig(tmp_path / "gone.kubeconfig", "secret-token-value")
     report_dir = tmp_path / "report"
     result = assess_cli(
         "-i", str(fleet_inventory), "--kubeconfig", str(kubeconfig), "--report-dir", str(report_dir)

@@ -25,7 +25,13 @@ from kruise_cri.lab.cluster_objects import (
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.pki import write_pki
 from tests.integration.ansible_run import VENV_BIN, ansible_env
-from tests.integration.kube_helpers import chart_dir, helm, run_cluster_module, wait_for
+from tests.integration.kube_helpers import (
+    chart_dir,
+    helm,
+    run_cluster_module,
+    unreachable_kubeconfig,
+    wait_for,
+)
 
 NAMESPACE = "kruise-system"
 CRASH_MESSAGE = (
@@ -293,27 +299,7 @@ def _apply(plane: ControlPlane, manifest: Path) -> None:
 
 
 def test_unreachable_api_server_fails_with_the_server_and_the_fix(tmp_path):
-    kubeconfig = tmp_path / "gone.kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "c",
-                        "cluster": {
-                            "server": "https://127.0.0.1:1",
-                            "insecure-skip-tls-verify": True,
-                        },
-                    }
-                ],
-                "users": [{"name": "u", "user": {"token": "secret-token-value"}}],
-                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "x",
-            }
-        )
-    )
+    kubeconfig = unreachable_kubeconfig(tmp_path / "gone.kubeconfig", "secret-token-value")
     result = run_cluster_module(
         "kruise_cri.remediation.kruise_info", {"kubeconfig": str(kubeconfig)}
     )
