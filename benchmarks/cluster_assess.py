@@ -66,13 +66,13 @@ for _path in (REPO_ROOT, COLLECTIONS_PATH):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (  # noqa: E402
-    collect_cluster_facts,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (  # noqa: E402
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (  # noqa: E402
     KubeClient,
     KubeRequestError,
     load_settings,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (  # noqa: E402
+    collect_cluster_facts,
 )
 
 from kruise_cri.lab.cluster_objects import (  # noqa: E402
@@ -747,8 +747,8 @@ class Measurement:
 
 def load_planner() -> tuple[Callable[..., Any] | None, str]:
     try:
-        from ansible_collections.kruise_cri.remediation.plugins.module_utils import (
-            remediation_planner,
+        from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan import (
+            planner as remediation_planner,
         )
     except Exception as error:  # any failure to import means: measure without the planner
         return None, f"not measured: importing remediation_planner failed: {error!r}"

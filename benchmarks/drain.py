@@ -44,7 +44,7 @@ for path in (REPO_ROOT, REPO_ROOT / ".collections"):
         sys.path.insert(0, str(path))
 
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION  # noqa: E402
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (  # noqa: E402
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (  # noqa: E402
     KubeClient,
     KubeRequestError,
 )

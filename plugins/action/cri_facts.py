@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.facts_builder import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.builder import (
     build_facts,
 )
 

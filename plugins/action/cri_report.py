@@ -14,7 +14,7 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_report import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.report import (
     build_report,
     recommendation,
     render_html,

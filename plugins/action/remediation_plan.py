@@ -8,7 +8,7 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.remediation_planner import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.planner import (
     build_plan,
 )
 

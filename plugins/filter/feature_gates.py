@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.daemon_gate import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_gate import (
     daemon_gate_plan,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     merge_feature_gates,
 )
 

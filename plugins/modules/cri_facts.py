@@ -120,7 +120,7 @@ evidence:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.node_evidence import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.cri_facts import (
     collect_evidence,
     endpoint_to_path,
 )

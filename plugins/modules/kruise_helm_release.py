@@ -172,7 +172,14 @@ import shutil
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.helm_release import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    AUTH_ARGUMENT_SPEC,
+    KubeAccessError,
+    KubeClient,
+    KubeRequestError,
+    load_settings,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_helm_release import (
     DEFAULT_CHART_REF,
     DEFAULT_CHART_REPO_URL,
     DEPLOYED,
@@ -185,13 +192,6 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.helm_releas
     manifest_changes,
     satisfies,
     values_diff,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
-    AUTH_ARGUMENT_SPEC,
-    KubeAccessError,
-    KubeClient,
-    KubeRequestError,
-    load_settings,
 )
 
 ARGUMENT_SPEC = {

@@ -98,14 +98,14 @@ kruise:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (
-    collect_cluster_facts,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     AUTH_ARGUMENT_SPEC,
     KubeAccessError,
     KubeClient,
     load_settings,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
+    collect_cluster_facts,
 )
 
 

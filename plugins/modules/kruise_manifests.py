@@ -101,17 +101,17 @@ actions:
 
 import yaml
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_manifests import (
-    DAEMON_STATES,
-    ManifestError,
-    apply_edits,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     AUTH_ARGUMENT_SPEC,
     KubeAccessError,
     KubeClient,
     KubeRequestError,
     load_settings,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_manifests import (
+    DAEMON_STATES,
+    ManifestError,
+    apply_edits,
 )
 
 

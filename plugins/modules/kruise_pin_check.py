@@ -78,22 +78,22 @@ crds:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
-    FeatureGatesError,
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    AUTH_ARGUMENT_SPEC,
+    KubeAccessError,
+    KubeClient,
+    KubeRequestError,
+    load_settings,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_pin import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_pin_check import (
     DEFAULT_TARGET_VERSION,
     PinError,
     parse_target_version,
     pin_plan,
     read_kruise_crds,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
-    AUTH_ARGUMENT_SPEC,
-    KubeAccessError,
-    KubeClient,
-    KubeRequestError,
-    load_settings,
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
+    FeatureGatesError,
 )
 
 

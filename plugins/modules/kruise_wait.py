@@ -100,19 +100,19 @@ waited:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_readiness import (
-    DAEMON_EXPECTATIONS,
-    Expectation,
-    Snapshot,
-    describe_problems,
-    wait_until_ready,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     AUTH_ARGUMENT_SPEC,
     KubeAccessError,
     KubeClient,
     KubeRequestError,
     load_settings,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_wait import (
+    DAEMON_EXPECTATIONS,
+    Expectation,
+    Snapshot,
+    describe_problems,
+    wait_until_ready,
 )
 
 

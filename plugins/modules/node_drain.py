@@ -247,13 +247,13 @@ requests:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     AUTH_ARGUMENT_SPEC,
     KubeAccessError,
     KubeClient,
     load_settings,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.node_drain import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.node_drain import (
     STATES,
     options_from_params,
     run_node_drain,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.remediation_planner import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.planner import (
     build_plan,
 )
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import KubeClient
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    KubeClient,
+)
 
 from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace
 from kruise_cri.lab.controlplane import ControlPlane

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import grpc_unix
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node import grpc_unix
 
 from kruise_cri.lab.fleet import RunningFleet
 

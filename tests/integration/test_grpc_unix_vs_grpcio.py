@@ -24,13 +24,13 @@ from concurrent import futures
 
 import grpc
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import grpc_unix
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.grpc_unix import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node import grpc_unix
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.grpc_unix import (
     GrpcError,
     UnixChannel,
     unary_call,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.protobuf_wire import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.protobuf_wire import (
     count_field,
     decode_message,
     encode_message,

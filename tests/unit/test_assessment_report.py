@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_report import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.report import (
     build_report,
     parse_kruise_version,
     render_html,
@@ -19,7 +19,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_
     set_stats_summary,
     summary_table,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.remediation_planner import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.planner import (
     build_plan,
 )
 

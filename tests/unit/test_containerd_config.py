@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.containerd_config import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.containerd_config import (
     parse_containerd_config,
 )
 

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kruise_cri.remediation.plugins.filter.feature_gates import FilterModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.daemon_gate import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_gate import (
     RECORD_DAEMONSET,
     RECORD_FEATURE_GATES,
     RECORD_FEATURE_GATES_SET,
     STOPS_WORKING,
     daemon_gate_plan,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     FeatureGatesError,
 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.docker_config import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.docker_config import (
     cgroup_driver_from_exec_opts,
     parse_daemon_json,
 )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import facts_builder
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.facts_builder import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts import (
+    builder as facts_builder,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.builder import (
     build_facts,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_compat import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
     KRUISE_LINES,
     candidate_socket_names,
 )

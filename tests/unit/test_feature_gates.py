@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kruise_cri.remediation.plugins.filter.feature_gates import FilterModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import feature_gates as fg
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
     parse_feature_gates,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise import (
+    feature_gates as fg,
 )
 
 

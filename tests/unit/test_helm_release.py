@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import helm_release as hr
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (
+    kruise_helm_release as hr,
+)
 
 
 def test_deep_merge_keeps_every_user_value_and_null_removes():

@@ -6,7 +6,7 @@ import itertools
 from fractions import Fraction
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.hpack import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.hpack import (
     HUFFMAN_CODE_LENGTHS,
     HUFFMAN_CODES,
     Decoder,

@@ -7,8 +7,10 @@ import gzip
 import json
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import kruise_cluster as kc
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (
+    kruise_info as kc,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     continue_token,
 )
 

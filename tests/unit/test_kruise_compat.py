@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_compat import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
     KRUISE_LINES,
     candidate_socket_names,
     daemon_verdict,

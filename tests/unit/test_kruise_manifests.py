@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import kruise_manifests as km
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (
+    kruise_manifests as km,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeRequestError,
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_pin import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_pin_check import (
     PinError,
     image_repository,
     parse_target_version,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_readiness import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_wait import (
     Expectation,
     Snapshot,
     describe_problems,

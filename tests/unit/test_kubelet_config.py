@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kubelet_config import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.kubelet_config import (
     parse_env_file,
     parse_kubelet,
     parse_kubelet_version,

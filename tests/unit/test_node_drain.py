@@ -11,8 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import node_drain as nd
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import node_drain as nd
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeRequestError,
 )
 

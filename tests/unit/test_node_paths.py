@@ -7,20 +7,20 @@ import socket
 from pathlib import Path
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_compat import (
-    candidate_socket_names,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.node_evidence import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.cri_facts import (
     KRUISE_SOCKET_NAMES,
     endpoint_to_path,
     kubelet_unit_files,
     read_node_file,
     socket_candidates,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.node_paths import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.host_paths import (
     PathLoopError,
     node_path_kind,
     resolve_node_path,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
+    candidate_socket_names,
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.protobuf_wire import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.protobuf_wire import (
     count_field,
     decode_message,
     decode_varint,

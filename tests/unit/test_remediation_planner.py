@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.remediation_planner import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.planner import (
     build_plan,
     merged_feature_gates,
     parse_target_version,

@@ -10,7 +10,10 @@ from __future__ import absolute_import, division, print_function
 
 import time
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils import grpc_unix, protobuf_wire
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node import (
+    grpc_unix,
+    protobuf_wire,
+)
 
 __metaclass__ = type
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
     parse_feature_gates,
 )
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeAccessError,
     KubeClient,
     KubeRequestError,

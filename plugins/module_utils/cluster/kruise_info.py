@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     TABLE,
     KubeClient,
     KubeRequestError,

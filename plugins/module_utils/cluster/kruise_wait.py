@@ -14,18 +14,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
-    FeatureGatesError,
-    normalize_feature_gates,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
     daemon_pod_state,
     line_of,
     version_from_image,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_manifests import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_manifests import (
     container_gates,
     container_index,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
+    FeatureGatesError,
+    normalize_feature_gates,
 )
 
 DAEMON_EXPECTATIONS = ("present", "absent", "any")

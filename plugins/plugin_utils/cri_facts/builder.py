@@ -10,25 +10,25 @@ import posixpath
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.containerd_config import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.containerd_config import (
     DEFAULT_CONFIG_PATH,
     parse_containerd_config,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.docker_config import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.docker_config import (
     DAEMON_JSON_PATH,
     parse_daemon_json,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_compat import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.kubelet_config import (
+    empty_kubelet_facts,
+    endpoint_path,
+    parse_kubelet,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
     GRPC_CODE_NAMES,
     KRUISE_LINES,
     daemon_verdicts,
     runtime_identity,
     served_apis,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kubelet_config import (
-    empty_kubelet_facts,
-    endpoint_path,
-    parse_kubelet,
 )
 
 FACTS_SCHEMA = 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     DAEMON_GATE,
     chart_renders_daemon,
     daemon_enabled,

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypedDict
 
 import jinja2
 import markupsafe
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_report_html import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.html import (
     HTML_TEMPLATE,
 )
 

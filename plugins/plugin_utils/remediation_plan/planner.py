@@ -15,15 +15,15 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.assessment_report import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
+    GATES_1_5,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.report import (
     BRIDGE_LINE,
     BRIDGE_RELEASE,
     DAEMON_FEATURES,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
-    GATES_1_5,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_compat import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
     KRUISE_LINES,
 )
 

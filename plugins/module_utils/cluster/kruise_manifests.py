@@ -15,17 +15,17 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.daemon_gate import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    KubeClient,
+    KubeRequestError,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
+    flag_value,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_gate import (
     RECORD_DAEMONSET,
     RECORD_FEATURE_GATES,
     RECORD_FEATURE_GATES_SET,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (
-    flag_value,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
-    KubeClient,
-    KubeRequestError,
 )
 
 RECORD_CONFIGMAP = "kruise-cri-daemon-gate"

@@ -26,21 +26,23 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.feature_gates import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    KubeClient,
+    KubeRequestError,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_helm_release import (
+    dig,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
+    line_of,
+    version_from_image,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     chart_renders_daemon,
     daemon_enabled,
     gates_unknown_to_line,
     normalize_feature_gates,
     without_gates,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.helm_release import dig
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kruise_cluster import (
-    line_of,
-    version_from_image,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.kube_client import (
-    KubeClient,
-    KubeRequestError,
 )
 
 TARGET_LINE = "1.5"

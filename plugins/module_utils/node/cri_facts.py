@@ -15,13 +15,13 @@ import subprocess
 import threading
 import time
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cri_probe import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.cri_probe import (
     probe_cri_socket,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.docker_api import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.docker_api import (
     docker_engine_facts,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.node_paths import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.host_paths import (
     PathLoopError,
     node_path_kind,
     resolve_node_path,

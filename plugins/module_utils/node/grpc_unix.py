@@ -23,7 +23,7 @@ import struct
 import time
 from urllib.parse import unquote_to_bytes
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.hpack import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.hpack import (
     Decoder,
     Encoder,
     HpackError,
