@@ -39,7 +39,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-KRUISE_LINES = ("1.4", "1.5", "1.6", "1.7", "1.8")
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    LINES as KRUISE_LINES,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    parse_version,
+)
 
 # The VersionResponse runtime_name of each kubelet runtime family: the pods' container-ID prefix.
 RUNTIME_NAME_BY_FAMILY = {
@@ -154,25 +159,34 @@ LINE_MODELS: dict[str, LineModel] = {
     ),
 }
 
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+][0-9A-Za-z.+-]*)?$")
-
 
 def line_of(version: str) -> str:
     """``"1.6.1"`` -> ``"1.6"``; ``"v1.5.5"`` and ``"1.7"`` work too."""
-    text = version.strip() if isinstance(version, str) else version
-    match = _VERSION_RE.match(text) if isinstance(text, str) else None
-    if match is None:
+    parsed = parse_version(version.strip() if isinstance(version, str) else version)
+    if parsed is None:
         raise ValueError(
             f"kruise version {version!r} is not of the form MAJOR.MINOR[.PATCH] "
             "(optionally with a leading 'v'), e.g. '1.5.5' or 'v1.6.1'"
         )
-    line = f"{int(match.group(1))}.{int(match.group(2))}"
+    line = parsed.line
     if line not in LINE_MODELS:
         raise ValueError(
             f"kruise version {version!r} belongs to line {line}, which is not modelled; "
             f"known lines: {', '.join(KRUISE_LINES)}"
         )
     return line
+
+
+_CRI_APIS_BY_CHOICE = {
+    ONLY_V1ALPHA2: frozenset({V1ALPHA2}),
+    V1_FALLBACK_ON_UNIMPLEMENTED: frozenset({V1, V1ALPHA2}),
+    ONLY_V1: frozenset({V1}),
+}
+
+
+def cri_apis_of_line(line: str) -> frozenset[str]:
+    """The CRI API versions kruise-daemon of *line* can speak to a runtime."""
+    return _CRI_APIS_BY_CHOICE[LINE_MODELS[line].api_choice]
 
 
 def candidate_socket_names() -> list[str]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kruise_cri.remediation.plugins.filter.feature_gates import FilterModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
-    parse_feature_gates,
-)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise import (
     feature_gates as fg,
 )
@@ -45,7 +42,10 @@ def test_disabling_merges_and_normalises(current, expected):
 def test_the_users_other_gates_are_kept_with_their_values():
     current = "ImagePullJobGate=true,PodProbeMarkerGate=false,SidecarTerminator=true"
     merged = fg.merge_feature_gates(current, {"KruiseDaemon": False})
-    assert parse_feature_gates(merged) == {**parse_feature_gates(current), "KruiseDaemon": False}
+    assert fg.parse_feature_gates(merged) == {
+        **fg.parse_feature_gates(current),
+        "KruiseDaemon": False,
+    }
 
 
 def test_none_removes_a_gate_and_true_sets_it():
@@ -111,7 +111,7 @@ def test_chart_guard_and_binaries(text, enabled, renders, mismatch):
 
 def test_valid_strings_read_as_kruise_info_reads_them():
     text = " ImagePullJobGate=true , KruiseDaemon=False,PodWebhook=0 "
-    assert fg.normalize_feature_gates(text) == parse_feature_gates(text)
+    assert fg.normalize_feature_gates(text) == fg.parse_feature_gates(text)
 
 
 def test_gates_unknown_to_1_5():

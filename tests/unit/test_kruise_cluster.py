@@ -13,6 +13,12 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster imp
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     continue_token,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
+    parse_feature_gates,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    version_from_image,
+)
 
 
 @pytest.mark.parametrize(
@@ -28,7 +34,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     ],
 )
 def test_feature_gates_parse_like_the_binaries(argument, expected):
-    assert kc.parse_feature_gates(argument) == expected
+    assert parse_feature_gates(argument) == expected
 
 
 def test_daemon_is_enabled_unless_the_gate_says_false():
@@ -63,7 +69,7 @@ def test_flag_value_takes_both_spellings_and_the_last_one():
     ],
 )
 def test_version_comes_from_the_manager_image_tag(image, version):
-    assert kc.version_from_image(image) == version
+    assert version_from_image(image) == version
 
 
 def _helm_secret_value(release: dict) -> str:

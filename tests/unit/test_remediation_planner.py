@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_features import (
+    STOPS_WORKING as DAEMON_FEATURES,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.planner import (
     build_plan,
     merged_feature_gates,
@@ -316,7 +319,7 @@ SCENARIOS = {
         path="nothing_to_do",
         texts=(
             "Nothing breaks: kruise-daemon is disabled",
-            "Container restart (ContainerRecreateRequest)",
+            "Container restart: ContainerRecreateRequest",
             "fix it before kruise-daemon is enabled again",
         ),
         commands=(),
@@ -425,7 +428,7 @@ def test_disable_merges_feature_gates_into_the_helm_change() -> None:
     assert disable["cost"]["helm_changes"][0] == (
         'featureGates: "ImagePullJobGate=true" -> "ImagePullJobGate=true,KruiseDaemon=false"'
     )
-    assert "Container restart (ContainerRecreateRequest)" in disable["cost"]["features_lost"]
+    assert disable["cost"]["features_lost"] == list(DAEMON_FEATURES)
     assert disable["risk"]["level"] == "low"
     assert merged_feature_gates("A=true, KruiseDaemon=true,B=false") == (
         "A=true,B=false,KruiseDaemon=false"

@@ -21,6 +21,14 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeClient,
     KubeRequestError,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import finding
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
+    parse_feature_gates,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    line_of,
+    version_from_image,
+)
 
 CLUSTER_FACTS_SCHEMA = 1
 KRUISE_GROUP = "apps.kruise.io"
@@ -56,25 +64,6 @@ PREDOWNLOAD_WORKLOADS: Mapping[str, tuple[str, str]] = {
     "StatefulSet": ("v1beta1", "statefulsets"),
 }
 
-_VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
-
-
-def parse_feature_gates(argument: str | None) -> dict[str, bool]:
-    """``"A=true,B=false"`` -> ``{"A": True, "B": False}``, as the binaries' flag parser reads
-    it: spaces around entries are ignored and values are parsed like Go's ``ParseBool``."""
-    gates: dict[str, bool] = {}
-    for entry in (argument or "").split(","):
-        name, _, value = entry.strip().partition("=")
-        name = name.strip()
-        value = value.strip()
-        if not name:
-            continue
-        if value in ("1", "t", "T", "true", "TRUE", "True"):
-            gates[name] = True
-        elif value in ("0", "f", "F", "false", "FALSE", "False"):
-            gates[name] = False
-    return gates
-
 
 def flag_value(args: Iterable[str], flag: str) -> str | None:
     """The value of ``--flag=value`` or ``--flag value`` in a container's args (last wins)."""
@@ -86,24 +75,6 @@ def flag_value(args: Iterable[str], flag: str) -> str | None:
         elif arg == flag and index + 1 < len(items):
             found = items[index + 1]
     return found
-
-
-def version_from_image(image: str | None) -> str | None:
-    """``openkruise/kruise-manager:v1.6.3`` -> ``1.6.3``; None for digests and odd tags."""
-    if not image:
-        return None
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return None
-    match = _VERSION_TAG.match(last.rsplit(":", 1)[1])
-    if match is None:
-        return None
-    return ".".join(match.groups())
-
-
-def line_of(version: str | None) -> str | None:
-    return ".".join(version.split(".")[:2]) if version else None
 
 
 def decode_helm_release(encoded: str | bytes) -> dict[str, Any]:
@@ -434,7 +405,7 @@ def _install_and_daemon(reader: KubeClient, findings: list[dict[str, Any]]) -> d
     namespace = manager[0]["metadata"].get("namespace") if manager else None
     if len(manager) > 1:
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 "deployments",
                 "more than one kruise manager Deployment: "
@@ -484,10 +455,6 @@ def _natural_key(value: str) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", value)]
 
 
-def _finding(severity: str, source: str, message: str) -> dict[str, Any]:
-    return {"severity": severity, "source": source, "message": message}
-
-
 def _list(
     reader: KubeClient,
     path: str,
@@ -498,7 +465,7 @@ def _list(
         return list(reader.list_items(path, params, counted_as=_resource_name(path)))
     except KubeRequestError as error:
         findings.append(
-            _finding("warning", path, f"cannot list: HTTP {error.status} {error.message}")
+            finding("warning", path, f"cannot list: HTTP {error.status} {error.message}")
         )
         return []
 
@@ -520,7 +487,7 @@ def _node_entries(reader: KubeClient, findings: list[dict[str, Any]]) -> list[di
                 entries.append(entry)
     except KubeRequestError as error:
         findings.append(
-            _finding("warning", "nodes", f"cannot list: HTTP {error.status} {error.message}")
+            finding("warning", "nodes", f"cannot list: HTTP {error.status} {error.message}")
         )
     return entries
 
@@ -545,7 +512,7 @@ def _served_kruise_resources(
         except KubeRequestError as error:
             if error.status != 404:
                 findings.append(
-                    _finding(
+                    finding(
                         "warning",
                         f"{KRUISE_GROUP}/{version}",
                         f"discovery failed: HTTP {error.status} {error.message}",
@@ -580,7 +547,7 @@ def _install(
                 release = decode_helm_release(encoded)
             except (ValueError, OSError, EOFError) as error:
                 findings.append(
-                    _finding(
+                    finding(
                         "warning",
                         f"{release_namespace}/{stored['metadata'].get('name')}",
                         f"cannot decode the Helm release: {error}",
@@ -590,7 +557,7 @@ def _install(
             summary = helm_release_summary(release)
             return {"method": "helm", "helm": summary}
     findings.append(
-        _finding(
+        finding(
             "warning",
             f"{release_namespace}/{release_name}",
             "the manager carries Helm release annotations but no deployed release was found "
@@ -609,9 +576,7 @@ def _feature_use(
         path = f"/apis/{KRUISE_GROUP}/v1alpha1/{plural}"
         if plural not in v1alpha1:
             kinds[kind] = {"crd": False, "count": 0}
-            findings.append(
-                _finding("info", f"{KRUISE_GROUP}/v1alpha1 {kind}", "CRD not installed")
-            )
+            findings.append(finding("info", f"{KRUISE_GROUP}/v1alpha1 {kind}", "CRD not installed"))
             continue
         entry: dict[str, Any] = {"crd": True}
         try:
@@ -631,7 +596,7 @@ def _feature_use(
             entry.setdefault("count", 0)
             entry["error"] = f"HTTP {error.status} {error.message}"
             findings.append(
-                _finding(
+                finding(
                     "warning", f"{KRUISE_GROUP}/v1alpha1 {kind}", f"cannot list: {entry['error']}"
                 )
             )
@@ -667,7 +632,7 @@ def _feature_use(
                             )
         except KubeRequestError as error:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     f"{KRUISE_GROUP}/{version} {kind}",
                     f"cannot list: HTTP {error.status} {error.message}",
@@ -682,7 +647,7 @@ def _feature_use(
                 sidecar_pods.extend(pods_with_sidecar_terminator(json.loads(raw)))
     except KubeRequestError as error:
         findings.append(
-            _finding("warning", "pods", f"cannot list pods: HTTP {error.status} {error.message}")
+            finding("warning", "pods", f"cannot list pods: HTTP {error.status} {error.message}")
         )
 
     in_use = (

@@ -22,7 +22,6 @@ pin to 1.5 would silently lose it or break:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -30,12 +29,8 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeClient,
     KubeRequestError,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_helm_release import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.values import (
     dig,
-)
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
-    line_of,
-    version_from_image,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     chart_renders_daemon,
@@ -44,9 +39,16 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
     normalize_feature_gates,
     without_gates,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    BRIDGE_LINE,
+    BRIDGE_RELEASE,
+    line_of,
+    parse_version,
+    version_from_image,
+)
 
-TARGET_LINE = "1.5"
-DEFAULT_TARGET_VERSION = "1.5.5"
+TARGET_LINE = BRIDGE_LINE
+DEFAULT_TARGET_VERSION = BRIDGE_RELEASE
 KRUISE_GROUPS = ("apps.kruise.io", "policy.kruise.io")
 # The CRDs chart kruise 1.5.5 installs (openkruise/charts versions/kruise/1.5.5/templates):
 # (group, kind) -> the versions it serves. Charts 1.6.x to 1.8.x install the same set;
@@ -84,7 +86,6 @@ VALUES_AFTER_1_5: Mapping[str, str] = {
     "helmHooks": "the image of the chart's pre-delete hook job (chart 1.7.3+)",
     "manager.loggingFormat": "the manager's log format (chart 1.7+)",
 }
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 
 class PinError(ValueError):
@@ -93,10 +94,12 @@ class PinError(ValueError):
 
 def parse_target_version(text: Any) -> str:
     """``"v1.5.5"`` -> ``"1.5.5"``; PinError for anything but a 1.5.x version."""
-    match = _VERSION.match(str(text if text is not None else "").strip())
-    if not match:
-        raise PinError(f"target version {text!r} is not a version: give X.Y.Z, e.g. 1.5.5")
-    version = ".".join(match.groups())
+    parsed = parse_version(str(text if text is not None else "").strip())
+    if parsed is None or parsed.patch is None or parsed.suffix:
+        raise PinError(
+            f"target version {text!r} is not a version: give X.Y.Z, e.g. {DEFAULT_TARGET_VERSION}"
+        )
+    version = parsed.release
     if line_of(version) != TARGET_LINE:
         raise PinError(
             f"OpenKruise {version} is refused: only 1.5.x can be pinned. kruise-daemon 1.5 is "

@@ -5,6 +5,7 @@ on every node it is scheduled to (or gone), images of the expected line, the exp
 as expected. :func:`wait_until_ready` polls through a ``read`` callable until the state has been as
 expected for ``stable_seconds`` in a row, or the deadline passes: a crash-looping kruise-daemon is
 Running (and briefly Ready) between restarts, so one good look proves nothing.
+:func:`read_snapshot` is that ``read`` for a cluster, :func:`run_module` the kruise_wait module.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    KubeAccessError,
+    KubeClient,
+    KubeRequestError,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
     daemon_pod_state,
-    line_of,
-    version_from_image,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_manifests import (
     container_gates,
@@ -27,6 +31,15 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
     FeatureGatesError,
     normalize_feature_gates,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    line_of,
+    version_from_image,
+)
+
+if TYPE_CHECKING:
+    from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+        ClusterModule,
+    )
 
 DAEMON_EXPECTATIONS = ("present", "absent", "any")
 PROBLEMS_SHOWN = 8
@@ -251,3 +264,110 @@ def describe_problems(problems: Sequence[str]) -> str:
     if len(problems) > PROBLEMS_SHOWN:
         shown.append(f"and {len(problems) - PROBLEMS_SHOWN} more")
     return "; ".join(shown)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the cluster, and the module
+
+
+def _get_or_none(client: KubeClient, path: str, resource: str) -> Any:
+    try:
+        return client.get(path, counted_as=resource)
+    except KubeRequestError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def _selector(labels: Mapping[str, Any]) -> str:
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def read_snapshot(
+    client: KubeClient,
+    namespace: str,
+    *,
+    manager_name: str,
+    daemon_name: str,
+    daemon_selector: str,
+) -> Snapshot:
+    """One look at the manager Deployment, the kruise-daemon DaemonSet (None when absent) and
+    their pods. The daemon's pods are found by the DaemonSet's selector, or ``daemon_selector``
+    once it is gone."""
+    base = f"/apis/apps/v1/namespaces/{namespace}"
+    daemonset = _get_or_none(client, f"{base}/daemonsets/{daemon_name}", "daemonsets")
+    selector = daemon_selector
+    if daemonset is not None:
+        labels = ((daemonset.get("spec") or {}).get("selector") or {}).get("matchLabels")
+        if labels:
+            selector = _selector(labels)
+    pods = list(
+        client.list_items(
+            f"/api/v1/namespaces/{namespace}/pods",
+            {"labelSelector": selector},
+            counted_as="pods",
+        )
+    )
+    deployment = _get_or_none(client, f"{base}/deployments/{manager_name}", "deployments")
+    manager_pods = []
+    labels = ((deployment or {}).get("spec") or {}).get("selector", {}).get("matchLabels")
+    if labels:
+        manager_pods = list(
+            client.list_items(
+                f"/api/v1/namespaces/{namespace}/pods",
+                {"labelSelector": _selector(labels)},
+                counted_as="pods",
+            )
+        )
+    return Snapshot(
+        deployment=deployment,
+        daemonset=daemonset,
+        daemon_pods=pods,
+        manager_pods=manager_pods,
+    )
+
+
+def run_module(module: ClusterModule) -> dict[str, Any]:
+    """The kruise_wait module's result; the task fails when the deadline passes."""
+    params = module.params
+    if params["timeout"] < 0 or params["stable_seconds"] < 0 or params["interval"] <= 0:
+        module.fail_json(msg="timeout and stable_seconds must be 0 or more, interval above 0")
+    if params["stable_seconds"] > params["timeout"]:
+        module.fail_json(
+            msg=f"stable_seconds {params['stable_seconds']} is longer than timeout "
+            f"{params['timeout']}: the wait could never succeed"
+        )
+    namespace = params["namespace"]
+    client = module.client()
+
+    def read() -> Snapshot:
+        return read_snapshot(
+            client,
+            namespace,
+            manager_name=params["manager_name"],
+            daemon_name=params["daemon_name"],
+            daemon_selector=params["daemon_selector"],
+        )
+
+    expect = Expectation(
+        version_line=params["version_line"],
+        feature_gates=params["feature_gates"],
+        daemon=params["daemon"],
+    )
+    try:
+        result = wait_until_ready(
+            read,
+            expect,
+            timeout=params["timeout"],
+            stable_seconds=params["stable_seconds"],
+            interval=params["interval"],
+        )
+    except (KubeAccessError, KubeRequestError) as error:
+        module.fail_json(msg=f"cannot read OpenKruise's state: {error}")
+    if not result["ready"]:
+        module.fail_json(
+            msg=f"OpenKruise in {namespace} is not as expected after {result['waited']} s: "
+            + describe_problems(result["problems"]),
+            **result,
+        )
+    return {"changed": False, **result}

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_features import (
+    STOPS_WORKING,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     DAEMON_GATE,
     chart_renders_daemon,
@@ -28,26 +31,6 @@ DIRECTIONS = ("disable", "enable")
 RECORD_FEATURE_GATES = "feature-gates"
 RECORD_FEATURE_GATES_SET = "feature-gates-set"
 RECORD_DAEMONSET = "daemonset.json"
-
-# What KruiseDaemon=false costs (pkg/features/kruise_features.go SetDefaultFeatureGates, the
-# controllers kruise-manager then skips, and the webhooks that reject new objects).
-STOPS_WORKING = (
-    "Container restart: ContainerRecreateRequest (its controller is not started; the webhook "
-    "rejects new ones with 'feature-gate KruiseDaemon is not enabled'; existing ones never "
-    "complete)",
-    "Image pre-download: ImagePullJob, ImageListPullJob and NodeImage (controllers not started, "
-    "new jobs rejected; ImagePullJobGate is forced off)",
-    "Image pre-download before in-place and Advanced DaemonSet updates "
-    "(PreDownloadImageForInPlaceUpdate, PreDownloadImageForDaemonSetUpdate forced off; the "
-    "apps.kruise.io/image-predownload-* annotations do nothing)",
-    "Custom probes: PodProbeMarker and NodePodProbe (PodProbeMarkerGate forced off; new "
-    "PodProbeMarkers rejected)",
-    "Sidecar terminator for Job pods (SidecarTerminator forced off; "
-    "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT is ignored)",
-    "In-place update of env from labels/annotations (InPlaceUpdateEnvFromMetadata forced off) and "
-    "the daemon's pod watching (DaemonWatchingPod)",
-    "Enhanced liveness probes (EnhancedLivenessProbe, OpenKruise 1.7 and newer)",
-)
 
 
 def daemon_gate_plan(

@@ -16,10 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
-    parse_feature_gates,
-)
-
 DAEMON_GATE = "KruiseDaemon"
 # The chart's guard: {{ if contains "KruiseDaemon=false" .Values.featureGates }} (no DaemonSet).
 CHART_DAEMON_GUARD = "KruiseDaemon=false"
@@ -29,6 +25,24 @@ DEFAULT_FEATURE_GATES = "ImagePullJobGate=true"
 _TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+
+
+def parse_feature_gates(argument: str | None) -> dict[str, bool]:
+    """``"A=true,B=false"`` -> ``{"A": True, "B": False}``, as the binaries' flag parser reads
+    it: spaces around entries are ignored and values are parsed like Go's ``ParseBool``."""
+    gates: dict[str, bool] = {}
+    for entry in (argument or "").split(","):
+        name, _, value = entry.strip().partition("=")
+        name = name.strip()
+        value = value.strip()
+        if not name:
+            continue
+        if value in _TRUE:
+            gates[name] = True
+        elif value in _FALSE:
+            gates[name] = False
+    return gates
+
 
 # Feature gates kruise-manager 1.5.x knows (pkg/features/kruise_features.go at v1.5.5, plus
 # component-base's AllAlpha/AllBeta); it refuses to start on any other name.

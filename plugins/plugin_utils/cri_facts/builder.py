@@ -10,6 +10,10 @@ import posixpath
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import (
+    Finding,
+    finding,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.containerd_config import (
     DEFAULT_CONFIG_PATH,
     parse_containerd_config,
@@ -34,7 +38,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_comp
 FACTS_SCHEMA = 1
 EVIDENCE_SCHEMA = 1
 
-Finding = dict[str, str]
 T = TypeVar("T")
 
 # Role -> endpoint kind, most specific first.
@@ -60,16 +63,12 @@ _ENGINE_SOCKET_NAMES = ("docker.sock", "pouchd.sock")
 _CALL_LABELS = {"version": "Version", "list_images": "ListImages"}
 
 
-def _finding(severity: str, source: str, message: str) -> Finding:
-    return {"severity": severity, "source": source, "message": message}
-
-
 def _guarded(findings: list[Finding], section: str, default: T, build: Callable[[], T]) -> T:
     try:
         return build()
     except Exception as error:  # odd evidence must end as a finding, never a traceback
         findings.append(
-            _finding(
+            finding(
                 "error",
                 "cri_facts",
                 f"internal error while building {section}: {type(error).__name__}: {error}",
@@ -111,17 +110,17 @@ def _socket_key(entry: dict[str, Any]) -> str:
 def _valid_sockets(evidence: dict[str, Any], findings: list[Finding]) -> list[dict[str, Any]]:
     raw = evidence.get("sockets")
     if raw is None:
-        findings.append(_finding("warning", "evidence", "no sockets in the evidence"))
+        findings.append(finding("warning", "evidence", "no sockets in the evidence"))
         return []
     if not isinstance(raw, list):
-        findings.append(_finding("error", "evidence", "sockets is not a list"))
+        findings.append(finding("error", "evidence", "sockets is not a list"))
         return []
     sockets = []
     for index, entry in enumerate(raw):
         if isinstance(entry, dict) and isinstance(entry.get("path"), str):
             sockets.append(entry)
         else:
-            findings.append(_finding("warning", "evidence", f"sockets[{index}] has no path"))
+            findings.append(finding("warning", "evidence", f"sockets[{index}] has no path"))
     return sockets
 
 
@@ -186,7 +185,7 @@ def build_endpoints(
             continue
         if entry.get("is_socket") is not True:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     str(entry["path"]),
                     f"{entry['path']} exists but is not a socket"
@@ -224,7 +223,7 @@ def _containerd_config_paths(
     paths: list[tuple[str, bool]] = [(DEFAULT_CONFIG_PATH, False)]
     processes = evidence.get("containerd_processes") or []
     if not isinstance(processes, list):
-        findings.append(_finding("warning", "evidence", "containerd_processes is not a list"))
+        findings.append(finding("warning", "evidence", "containerd_processes is not a list"))
         processes = []
     for argv in processes:
         if not isinstance(argv, list):
@@ -238,7 +237,7 @@ def _containerd_config_paths(
                 path = arg.split("=", 1)[1]
             if path and not path.startswith("/"):
                 findings.append(
-                    _finding(
+                    finding(
                         "info",
                         path,
                         f"a running containerd uses the relative config path {path}, which "
@@ -262,15 +261,13 @@ def build_containerd_configs(
         if not isinstance(entry, dict):
             if named:
                 findings.append(
-                    _finding("warning", path, f"a running containerd uses {path}; it was not read")
+                    finding("warning", path, f"a running containerd uses {path}; it was not read")
                 )
             continue
         if entry.get("content") is None and entry.get("error") == "missing":
             if named:
                 findings.append(
-                    _finding(
-                        "warning", path, f"a running containerd names {path}, which is missing"
-                    )
+                    finding("warning", path, f"a running containerd names {path}, which is missing")
                 )
             continue
         config, more = parse_containerd_config(
@@ -306,7 +303,7 @@ def build_docker(
             # would keep Docker from starting again on the way back.
             findings.extend(parse_daemon_json(content, path=DAEMON_JSON_PATH)[1])
             findings.append(
-                _finding(
+                finding(
                     "info",
                     DAEMON_JSON_PATH,
                     f"{DAEMON_JSON_PATH} exists but no Docker Engine socket answers",
@@ -354,7 +351,7 @@ def _cgroup_findings(
     docker_driver = docker.get("cgroup_driver") if docker else None
     if kubelet.get("runtime") == "docker" and docker_driver and docker_driver != driver:
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 str(docker.get("socket") if docker else "docker"),
                 f"Docker uses the {docker_driver} cgroup driver, the kubelet {driver}",
@@ -372,7 +369,7 @@ def _cgroup_findings(
         serves_kubelet = config.get("grpc_address") in aliases
         if serves_kubelet and systemd is not None and systemd != (driver == "systemd"):
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     config["path"],
                     f"SystemdCgroup = {str(systemd).lower()} but the kubelet uses the "
@@ -403,11 +400,11 @@ def build_facts(
 ) -> dict[str, Any]:
     findings: list[Finding] = []
     if not isinstance(evidence, dict):
-        findings.append(_finding("error", "evidence", "the evidence is not a mapping"))
+        findings.append(finding("error", "evidence", "the evidence is not a mapping"))
         evidence = {}
     if evidence.get("schema") != EVIDENCE_SCHEMA:
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 "evidence",
                 f"evidence schema {evidence.get('schema')!r}, expected {EVIDENCE_SCHEMA}",
@@ -416,7 +413,7 @@ def build_facts(
     files = evidence.get("files")
     if not isinstance(files, dict):
         if files is not None:
-            findings.append(_finding("error", "evidence", "files is not a mapping"))
+            findings.append(finding("error", "evidence", "files is not a mapping"))
         files = {}
 
     no_entries: list[dict[str, Any]] = []
@@ -474,7 +471,7 @@ def build_facts(
     ]
     if denied:
         findings.append(
-            _finding(
+            finding(
                 "error",
                 denied[0],
                 f"permission denied on {', '.join(denied)}: the verdicts below are not "
@@ -482,9 +479,9 @@ def build_facts(
             )
         )
     unique: list[Finding] = []
-    for finding in findings:
-        if finding not in unique:
-            unique.append(finding)
+    for entry in findings:
+        if entry not in unique:
+            unique.append(entry)
     return {
         "schema": FACTS_SCHEMA,
         "host_root": evidence.get("host_root"),

@@ -17,6 +17,11 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import (
+    Finding,
+    finding,
+)
+
 DEFAULT_CONFIG_PATH = "/etc/containerd/config.toml"
 DEFAULT_GRPC_ADDRESS = "/run/containerd/containerd.sock"
 HIGHEST_CONFIG_VERSION = 3
@@ -24,12 +29,6 @@ HIGHEST_CONFIG_VERSION = 3
 CRI_GRPC_PLUGIN = "io.containerd.grpc.v1.cri"
 CRI_RUNTIME_PLUGIN = "io.containerd.cri.v1.runtime"
 CRI_IMAGES_PLUGIN = "io.containerd.cri.v1.images"
-
-Finding = dict[str, str]
-
-
-def _finding(severity: str, source: str, message: str) -> Finding:
-    return {"severity": severity, "source": source, "message": message}
 
 
 def empty_containerd_config(path: str) -> dict[str, Any]:
@@ -59,7 +58,7 @@ def _cri_disabled(version: int, disabled: list[str], path: str) -> tuple[bool, l
             return True, findings
         if CRI_GRPC_PLUGIN in disabled:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     path,
                     f'disabled_plugins names "{CRI_GRPC_PLUGIN}" in a version 1 config: '
@@ -71,7 +70,7 @@ def _cri_disabled(version: int, disabled: list[str], path: str) -> tuple[bool, l
         return False, findings
     if "cri" in disabled:
         findings.append(
-            _finding(
+            finding(
                 "error",
                 path,
                 f'disabled_plugins holds "cri" in a version {version} config, which expects '
@@ -101,14 +100,14 @@ def parse_containerd_config(
     if content is None:
         result["error"] = read_error or "not read"
         if read_error != "missing":
-            findings.append(_finding("warning", path, f"cannot read {path}: {result['error']}"))
+            findings.append(finding("warning", path, f"cannot read {path}: {result['error']}"))
         return result, findings
     try:
         data = tomllib.loads(content)
     except tomllib.TOMLDecodeError as error:
         result["error"] = f"not valid TOML: {error}"
         findings.append(
-            _finding("error", path, f"not valid TOML: {error}; containerd refuses this file")
+            finding("error", path, f"not valid TOML: {error}; containerd refuses this file")
         )
         return result, findings
 
@@ -120,11 +119,11 @@ def parse_containerd_config(
         result["version"] = raw_version
     else:
         result["error"] = f"version must be an integer, not {raw_version!r}"
-        findings.append(_finding("error", path, result["error"]))
+        findings.append(finding("error", path, result["error"]))
         return result, findings
     if version > HIGHEST_CONFIG_VERSION or version < 1:
         findings.append(
-            _finding(
+            finding(
                 "error",
                 path,
                 f"config version {version} is not one containerd knows (1 to "
@@ -132,11 +131,11 @@ def parse_containerd_config(
             )
         )
     elif version == 3:
-        findings.append(_finding("info", path, "config version 3 is read only by containerd 2.x"))
+        findings.append(finding("info", path, "config version 3 is read only by containerd 2.x"))
 
     disabled = data.get("disabled_plugins", [])
     if not isinstance(disabled, list) or not all(isinstance(item, str) for item in disabled):
-        findings.append(_finding("error", path, "disabled_plugins must be a list of strings"))
+        findings.append(finding("error", path, "disabled_plugins must be a list of strings"))
         disabled = []
     result["cri_disabled"], more = _cri_disabled(version, disabled, path)
     findings.extend(more)
@@ -148,7 +147,7 @@ def parse_containerd_config(
     imports = data.get("imports")
     if imports:
         findings.append(
-            _finding(
+            finding(
                 "info",
                 path,
                 f"imports {imports}: settings in imported files are not reflected here",
@@ -166,7 +165,7 @@ def parse_containerd_config(
         sandbox = cri.get("sandbox_image")
         if version <= 1 and isinstance(cri.get("systemd_cgroup"), bool):
             findings.append(
-                _finding(
+                finding(
                     "info",
                     path,
                     "plugins.cri.systemd_cgroup only affects the legacy io.containerd.runtime."
@@ -178,7 +177,7 @@ def parse_containerd_config(
         result["systemd_cgroup"] = systemd_cgroup
     elif systemd_cgroup is not None:
         findings.append(
-            _finding("error", path, f"SystemdCgroup must be true or false, not {systemd_cgroup!r}")
+            finding("error", path, f"SystemdCgroup must be true or false, not {systemd_cgroup!r}")
         )
     if isinstance(sandbox, str) and sandbox:
         result["sandbox_image"] = sandbox

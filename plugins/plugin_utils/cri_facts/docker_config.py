@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import (
+    Finding,
+    finding,
+)
+
 DAEMON_JSON_PATH = "/etc/docker/daemon.json"
 
-Finding = dict[str, str]
 
 _LIST_OPTIONS = {
     "registry-mirrors": "registry_mirrors",
@@ -34,10 +38,6 @@ def empty_daemon_json(path: str = DAEMON_JSON_PATH) -> dict[str, Any]:
         "log_opts": {},
         "error": None,
     }
-
-
-def _finding(severity: str, source: str, message: str) -> Finding:
-    return {"severity": severity, "source": source, "message": message}
 
 
 def cgroup_driver_from_exec_opts(exec_opts: list[str]) -> str | None:
@@ -62,7 +62,7 @@ def parse_daemon_json(
     if content is None:
         if read_error and read_error != "missing":
             result["error"] = f"cannot read: {read_error}"
-            findings.append(_finding("warning", path, f"cannot read {path}: {read_error}"))
+            findings.append(finding("warning", path, f"cannot read {path}: {read_error}"))
         return result, findings
     text = content.lstrip("\ufeff")
     if not text.strip():
@@ -83,16 +83,16 @@ def parse_daemon_json(
         message = f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"
         result["error"] = message
         findings.append(
-            _finding("error", path, f"{message}; dockerd refuses to start with this file")
+            finding("error", path, f"{message}; dockerd refuses to start with this file")
         )
         return result, findings
     for key in duplicates:
         findings.append(
-            _finding("warning", path, f"key {key!r} appears more than once; the last one counts")
+            finding("warning", path, f"key {key!r} appears more than once; the last one counts")
         )
     if not isinstance(data, dict):
         result["error"] = f"the top level is a JSON {type(data).__name__}, not an object"
-        findings.append(_finding("error", path, result["error"]))
+        findings.append(finding("error", path, result["error"]))
         return result, findings
 
     for option, field in _LIST_OPTIONS.items():
@@ -103,7 +103,7 @@ def parse_daemon_json(
             result[field] = list(value)
         else:
             findings.append(
-                _finding(
+                finding(
                     "error",
                     path,
                     f"{option} must be a list of strings, not {json.dumps(value)}; "
@@ -120,7 +120,7 @@ def parse_daemon_json(
             strings[field] = value
         else:
             findings.append(
-                _finding(
+                finding(
                     "error",
                     path,
                     f"{option} must be a string, not {json.dumps(value)}; dockerd refuses to start",
@@ -129,7 +129,7 @@ def parse_daemon_json(
     result["log_driver"] = strings.get("log_driver")
     if "data_root" in strings and "graph" in strings:
         findings.append(
-            _finding(
+            finding(
                 "error",
                 path,
                 "both data-root and the deprecated graph are set; dockerd rejects the pair",
@@ -141,7 +141,7 @@ def parse_daemon_json(
     elif "graph" in strings:
         result["data_root"] = strings["graph"]
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 path,
                 f"uses the deprecated graph option ({strings['graph']}) instead of data-root; "
@@ -157,7 +157,7 @@ def parse_daemon_json(
                     result["log_opts"][key] = value
                 else:
                     findings.append(
-                        _finding(
+                        finding(
                             "error",
                             path,
                             f"log-opts {key} must be a string, not {json.dumps(value)} "
@@ -166,7 +166,7 @@ def parse_daemon_json(
                     )
         else:
             findings.append(
-                _finding("error", path, f"log-opts must be an object, not {json.dumps(log_opts)}")
+                finding("error", path, f"log-opts must be an object, not {json.dumps(log_opts)}")
             )
 
     result["cgroup_driver"] = cgroup_driver_from_exec_opts(result["exec_opts"])

@@ -30,6 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import (
+    Finding,
+    finding,
+)
 
 KUBEADM_FLAGS_ENV = "/var/lib/kubelet/kubeadm-flags.env"
 EXTRA_ARGS_FILES = ("/etc/default/kubelet", "/etc/sysconfig/kubelet")
@@ -77,12 +81,6 @@ _WHOLE_VAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 _BRACED_WHOLE_VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _EMBEDDED_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _VERSION = re.compile(r"\bv?(\d+)\.(\d+)\.(\d+)([-+.][0-9A-Za-z.+-]*)?")
-
-Finding = dict[str, str]
-
-
-def _finding(severity: str, source: str, message: str) -> Finding:
-    return {"severity": severity, "source": source, "message": message}
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ def parse_env_file(content: str, source: str = "") -> tuple[dict[str, str], list
         key = key.strip()
         if not sep or not _VAR_NAME.match(key):
             findings.append(
-                _finding("warning", source, f"line {number} is not KEY=value: {stripped!r}")
+                finding("warning", source, f"line {number} is not KEY=value: {stripped!r}")
             )
             continue
         value = value.strip()
@@ -150,7 +148,7 @@ def parse_env_file(content: str, source: str = "") -> tuple[dict[str, str], list
             variables[key] = " ".join(parts)
         except ValueError as error:
             findings.append(
-                _finding("warning", source, f"line {number}: {error} in the value of {key}")
+                finding("warning", source, f"line {number}: {error} in the value of {key}")
             )
             variables[key] = _unquote(value)
     return variables, findings
@@ -269,7 +267,7 @@ def parse_flags(words: list[Word]) -> tuple[dict[str, Word], list[Finding]]:
             index += 1
         else:
             findings.append(
-                _finding(
+                finding(
                     "error",
                     word.source,
                     f"--{name} has no value; the kubelet refuses to start ('flag needs an "
@@ -374,7 +372,7 @@ def command_from_files(files: dict[str, Any]) -> tuple[list[Word], list[Finding]
                 exec_start, exec_count = (command, path), exec_count + 1
     if exec_count > 1:
         findings.append(
-            _finding(
+            finding(
                 "error",
                 exec_start[1] if exec_start else "kubelet.service",
                 "kubelet.service ends up with more than one ExecStart= (a drop-in needs an "
@@ -385,7 +383,7 @@ def command_from_files(files: dict[str, Any]) -> tuple[list[Word], list[Finding]
     if exec_start is None:
         if unit_paths:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     unit_paths[-1],
                     "no ExecStart= for kubelet.service in the unit files read; assuming "
@@ -408,7 +406,7 @@ def command_from_files(files: dict[str, Any]) -> tuple[list[Word], list[Finding]
                 continue
             if error == "missing":
                 findings.append(
-                    _finding(
+                    finding(
                         "error",
                         named_in,
                         f"EnvironmentFile={path} does not exist and is not optional (no '-'); "
@@ -417,7 +415,7 @@ def command_from_files(files: dict[str, Any]) -> tuple[list[Word], list[Finding]
                 )
             else:
                 findings.append(
-                    _finding("warning", path, f"cannot read EnvironmentFile {path}: {error}")
+                    finding("warning", path, f"cannot read EnvironmentFile {path}: {error}")
                 )
             continue
         variables, more = parse_env_file(content, path)
@@ -465,7 +463,7 @@ def parse_kubelet_config_file(
             if error == "missing"
             else "its settings are unknown"
         )
-        findings.append(_finding(severity, path, f"kubelet --config file {path}: {error}; {why}"))
+        findings.append(finding(severity, path, f"kubelet --config file {path}: {error}; {why}"))
         return {}, findings
     try:
         data = yaml.safe_load(content)
@@ -473,13 +471,13 @@ def parse_kubelet_config_file(
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        findings.append(_finding("error", path, f"not valid YAML{where}: {problem}"))
+        findings.append(finding("error", path, f"not valid YAML{where}: {problem}"))
         return {}, findings
     if data is None:
         return {}, findings
     if not isinstance(data, dict):
         findings.append(
-            _finding(
+            finding(
                 "error",
                 path,
                 f"a KubeletConfiguration must be a mapping, not {type(data).__name__}",
@@ -488,7 +486,7 @@ def parse_kubelet_config_file(
         return {}, findings
     kind = data.get("kind")
     if kind is not None and kind != "KubeletConfiguration":
-        findings.append(_finding("warning", path, f"kind is {kind!r}, not KubeletConfiguration"))
+        findings.append(finding("warning", path, f"kind is {kind!r}, not KubeletConfiguration"))
     settings: dict[str, Any] = {}
     for key in ("containerRuntimeEndpoint", "cgroupDriver"):
         value = data.get(key)
@@ -497,7 +495,7 @@ def parse_kubelet_config_file(
         if isinstance(value, str) and value.strip():
             settings[key] = value.strip()
         else:
-            findings.append(_finding("warning", path, f"{key} is not a string: {value!r}"))
+            findings.append(finding("warning", path, f"{key} is not a string: {value!r}"))
     return settings, findings
 
 
@@ -571,7 +569,7 @@ def parse_kubelet(
         facts["version"] = parse_kubelet_version(kubelet_binary.get("version_output"))
         if kubelet_binary.get("error"):
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     str(kubelet_binary.get("path") or "kubelet"),
                     f"kubelet --version failed: {kubelet_binary['error']}",
@@ -579,7 +577,7 @@ def parse_kubelet(
             )
         elif facts["version"] is None:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     str(kubelet_binary.get("path") or "kubelet"),
                     f"cannot read a version in {kubelet_binary.get('version_output')!r}",
@@ -589,7 +587,7 @@ def parse_kubelet(
 
     if len(processes) > 1:
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 PROCESS_SOURCE,
                 # Only the program: k3s/rke2 command lines can carry tokens.
@@ -634,7 +632,7 @@ def parse_kubelet(
 
     if minor is not None and minor >= (1, 27) and runtime_flag is not None:
         findings.append(
-            _finding(
+            finding(
                 "error",
                 runtime_flag.source,
                 f"--container-runtime={runtime_flag.text} is set, but kubelet "
@@ -643,7 +641,7 @@ def parse_kubelet(
         )
     if config_endpoint and endpoint_word is not None:
         findings.append(
-            _finding(
+            finding(
                 "info",
                 endpoint_word.source,
                 f"--container-runtime-endpoint={endpoint_word.text} overrides "
@@ -653,7 +651,7 @@ def parse_kubelet(
     config_endpoint_ignored = bool(config_endpoint) and minor is not None and minor < (1, 27)
     if config_endpoint_ignored and endpoint_word is None:
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 str(facts["config_file"]),
                 f"containerRuntimeEndpoint is set, but kubelet {facts['version']} predates "
@@ -668,7 +666,7 @@ def parse_kubelet(
     if dockershim:
         if minor is not None and minor >= (1, 24):
             findings.append(
-                _finding(
+                finding(
                     "error",
                     runtime_flag.source if runtime_flag else DEFAULT_SOURCE,
                     f"--container-runtime=docker: dockershim was removed in kubelet 1.24; "
@@ -683,7 +681,7 @@ def parse_kubelet(
         facts["runtime"] = "docker"
         if endpoint_word is not None and runtime_text is None:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     endpoint_word.source,
                     f"--container-runtime-endpoint={endpoint_word.text} without "
@@ -713,7 +711,7 @@ def parse_kubelet(
             runtime="docker",
         )
         findings.append(
-            _finding(
+            finding(
                 "info",
                 "kubelet",
                 "no container runtime endpoint is configured and the kubelet version is "
@@ -723,7 +721,7 @@ def parse_kubelet(
         )
     elif known or facts["version"]:
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 PROCESS_SOURCE if processes else "kubelet",
                 "no container runtime endpoint is configured and the kubelet version is "
@@ -736,7 +734,7 @@ def parse_kubelet(
         facts["runtime"] = runtime_family(facts["runtime_endpoint"], socket_runtime_names)
         if facts["runtime"] is None:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     str(facts["source"]),
                     f"cannot tell which runtime serves {facts['runtime_endpoint']}",
@@ -758,7 +756,7 @@ def parse_kubelet(
         configured = file_endpoint.text if file_endpoint else None
         if running != configured:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     file_endpoint.source if file_endpoint else PROCESS_SOURCE,
                     f"the running kubelet has --container-runtime-endpoint={running}, its "
@@ -768,7 +766,7 @@ def parse_kubelet(
             )
     if not known and not facts["version"]:
         findings.append(
-            _finding(
+            finding(
                 "info",
                 "kubelet",
                 "no kubelet found: no running kubelet, no kubelet.service, no kubeadm or "

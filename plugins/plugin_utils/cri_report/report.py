@@ -16,29 +16,28 @@ from typing import Any, Literal, TypedDict
 
 import jinja2
 import markupsafe
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_features import (
+    STOPS_WORKING as DAEMON_FEATURES,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    BRIDGE_LINE,
+    BRIDGE_RELEASE,
+    BRIDGE_RELEASE_DATE,
+    parse_version,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    LINES as KNOWN_LINES,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.html import (
     HTML_TEMPLATE,
 )
 
 REPORT_SCHEMA = 1
-KNOWN_LINES = ("1.4", "1.5", "1.6", "1.7", "1.8")
-BRIDGE_LINE = "1.5"
-BRIDGE_RELEASE = "1.5.5"
 VERDICT_ORDER = ("incompatible", "unknown", "compatible")
 INCOMPATIBLE_HOSTS_CAP = 50
 CRASH_LOOPING_SHOWN = 50  # crash-looping daemon pods listed in markdown and HTML (JSON: all)
 MESSAGE_SHOWN = 300  # characters of a pod's last message shown in markdown and HTML
 
-DAEMON_FEATURES = (
-    "Container restart (ContainerRecreateRequest)",
-    "Image pre-download (ImagePullJob, ImageListPullJob, NodeImage), including pre-download "
-    "for in-place and DaemonSet updates",
-    "PodProbeMarker (custom probes run by the daemon)",
-    "Sidecar terminator (KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT)",
-    "In-place update of env from metadata (InPlaceUpdateEnvFromMetadata)",
-)
-
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
 _LINE_RE = re.compile(r"^\d+\.\d+$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -93,15 +92,13 @@ class PathEntry(TypedDict, total=False):
 
 def parse_kruise_version(value: object) -> tuple[str, str]:
     """Return (normalised version, line) for "1.6.0", "v1.6" and the like."""
-    match = _VERSION_RE.match(value) if isinstance(value, str) else None
-    if match is None:
+    parsed = parse_version(value)
+    if parsed is None or parsed.suffix:
         raise ValueError(
             f"kruise_version {value!r} is not a version: expected X.Y or X.Y.Z, "
             "optionally with a leading v (for example 1.6.0)"
         )
-    major, minor, patch = match.groups()
-    version = f"{int(major)}.{int(minor)}" + (f".{int(patch)}" if patch is not None else "")
-    return version, f"{int(major)}.{int(minor)}"
+    return parsed.release, parsed.line
 
 
 def build_report(
@@ -385,7 +382,7 @@ MIGRATION_COSTS = (
     "Registry mirrors and insecure registries in /etc/docker/daemon.json must be carried over",
 )
 PIN_COSTS = (
-    f"{BRIDGE_RELEASE} (2024-09-19) is the last {BRIDGE_LINE} release: features and fixes "
+    f"{BRIDGE_RELEASE} ({BRIDGE_RELEASE_DATE}) is the last {BRIDGE_LINE} release: features and fixes "
     "from 1.6 on are not available",
     f"Downgrading a 1.6+ installation re-applies the {BRIDGE_LINE} CRDs",
 )

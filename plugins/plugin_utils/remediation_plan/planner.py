@@ -15,16 +15,28 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import finding
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_features import (
+    STOPS_WORKING as DAEMON_FEATURES,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
+    DAEMON_GATE,
+    DEFAULT_FEATURE_GATES,
     GATES_1_5,
 )
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.report import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
     BRIDGE_LINE,
     BRIDGE_RELEASE,
-    DAEMON_FEATURES,
+    BRIDGE_RELEASE_DATE,
+    parse_version,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    LINES as KRUISE_LINES,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
-    KRUISE_LINES,
+    V1,
+    V1ALPHA2,
+    cri_apis_of_line,
 )
 
 PLAN_SCHEMA = 1
@@ -32,9 +44,7 @@ COLLECTION = "kruise_cri.remediation"
 INVENTORY_PLACEHOLDER = "INVENTORY"
 MANUAL_STEPS_DOC = "docs/planner.md#doing-it-by-hand"
 DEFAULT_NAMESPACE = "kruise-system"
-DEFAULT_FEATURE_GATES = "ImagePullJobGate=true"
 HELM_REPO = "https://openkruise.github.io/charts/"
-DAEMON_GATE = "KruiseDaemon"
 
 MIGRATE = "migrate_runtime"
 PIN = "pin_1_5"
@@ -77,16 +87,6 @@ PLAYBOOK_CALLS: dict[str, PlaybookCall] = {
     DISABLE: PlaybookCall("disable_kruise_daemon"),
 }
 
-# The CRI API each line needs from the kubelet's runtime (kruise_compat.LINE_MODELS, per line).
-_V1 = "v1"
-_V1ALPHA2 = "v1alpha2"
-_LINE_APIS: dict[str, frozenset[str]] = {
-    "1.4": frozenset({_V1ALPHA2}),
-    "1.5": frozenset({_V1, _V1ALPHA2}),
-    "1.6": frozenset({_V1}),
-    "1.7": frozenset({_V1}),
-    "1.8": frozenset({_V1}),
-}
 _RUNTIME_FAMILIES = {
     "docker": "docker",
     "containerd": "containerd",
@@ -94,7 +94,6 @@ _RUNTIME_FAMILIES = {
     "crio": "crio",
 }
 
-_TARGET_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?$")
 _NUMBERS_RE = re.compile(r"^v?(\d+)\.(\d+)")
 
 
@@ -295,20 +294,19 @@ def build_plan(
 
 def parse_target_version(value: object) -> tuple[str, str]:
     """``"1.6.0"``/``"v1.6"`` -> ("1.6.0", "1.6"); a modelled line (1.4 to 1.8) is required."""
-    match = _TARGET_RE.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
+    parsed = parse_version(value.strip() if isinstance(value, str) else value)
+    if parsed is None or parsed.suffix:
         raise ValueError(
             f"target_version {value!r} is not a version: give the OpenKruise version you run or "
             "want as X.Y or X.Y.Z, optionally with a leading v (for example 1.6.0)"
         )
-    major, minor, patch = (int(part) if part is not None else None for part in match.groups())
-    line = f"{major}.{minor}"
+    line = parsed.line
     if line not in KRUISE_LINES:
         raise ValueError(
             f"target_version {value!r} is on line {line}, which the node facts hold no verdict "
             f"for: give a version of one of the lines {', '.join(KRUISE_LINES)}"
         )
-    return (f"{line}.{patch}" if patch is not None else line), line
+    return parsed.release, line
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,7 +507,7 @@ def _nodes(
         nodes.append(node)
         if host is not None and cluster is not None and entry is None:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     name,
                     f"inventory host {host} is not a node of the cluster (no Node named {name}): "
@@ -520,7 +518,7 @@ def _nodes(
             seen = _RUNTIME_FAMILIES.get(_text(entry.get("runtime")) or "")
             if seen and node.runtime and seen != node.runtime:
                 findings.append(
-                    _finding(
+                    finding(
                         "warning",
                         name,
                         f"the node's facts say the kubelet runs {node.runtime}, the cluster "
@@ -531,7 +529,7 @@ def _nodes(
     inferred = [node.name for node in nodes if node.source == "cluster"]
     if inferred:
         findings.append(
-            _finding(
+            finding(
                 "info",
                 "nodes",
                 f"{_count(len(inferred), 'node')} without kruise_cri facts ({_names(inferred)}): "
@@ -539,10 +537,6 @@ def _nodes(
             )
         )
     return nodes
-
-
-def _finding(severity: str, source: str, message: str) -> dict[str, str]:
-    return {"severity": severity, "source": source, "message": message}
 
 
 def _node(
@@ -673,7 +667,7 @@ def _served_apis(
             return None, "Docker, but the kubelet version is unknown", "inferred"
         if kubelet <= (1, 23):
             return (
-                frozenset({_V1ALPHA2}),
+                frozenset({V1ALPHA2}),
                 f"Docker through the kubelet's dockershim (kubelet {kubelet_version}), "
                 "which serves only CRI v1alpha2",
                 "inferred",
@@ -688,16 +682,16 @@ def _served_apis(
         if numbers is None:
             return None, f"containerd of unknown version {version!r}", "inferred"
         if numbers >= (2, 0):
-            return frozenset({_V1}), f"containerd {version} serves only CRI v1", "inferred"
+            return frozenset({V1}), f"containerd {version} serves only CRI v1", "inferred"
         if numbers >= (1, 6):
             return (
-                frozenset({_V1, _V1ALPHA2}),
+                frozenset({V1, V1ALPHA2}),
                 f"containerd {version} serves CRI v1 and v1alpha2",
                 "inferred",
             )
-        return frozenset({_V1ALPHA2}), f"containerd {version} serves only CRI v1alpha2", "inferred"
+        return frozenset({V1ALPHA2}), f"containerd {version} serves only CRI v1alpha2", "inferred"
     if runtime == "crio":
-        apis = {_V1} if numbers is not None and numbers >= (1, 26) else {_V1, _V1ALPHA2}
+        apis = {V1} if numbers is not None and numbers >= (1, 26) else {V1, V1ALPHA2}
         return (
             frozenset(apis),
             f"CRI-O {version or '(version unknown)'} is assumed to serve CRI "
@@ -710,7 +704,7 @@ def _served_apis(
 def _line_works(
     line: str, runtime: str | None, apis: frozenset[str], version: str | None
 ) -> tuple[bool, str]:
-    needed = _LINE_APIS[line]
+    needed = cri_apis_of_line(line)
     if runtime == "docker" and line in ("1.4", "1.5"):
         numbers = _numbers(version)
         if numbers is not None and numbers[0] >= 25:
@@ -808,13 +802,13 @@ def _node_migrate(ctx: Context, node: Node) -> tuple[NodeFeasible, str]:
     if node.runtime is None:
         return "unknown", "the node's runtime is unknown: run kruise_cri.remediation.assess on it"
     apis = set(node.cri_api_versions or ())
-    if node.runtime == "containerd" and apis == {_V1ALPHA2}:
+    if node.runtime == "containerd" and apis == {V1ALPHA2}:
         return (
             "no",
             f"not a Docker node: containerd {node.runtime_version or ''} serves only CRI "
             "v1alpha2; upgrade containerd to 1.6 or newer (drain, upgrade, uncordon) instead",
         )
-    if apis == {_V1} and _V1 not in _LINE_APIS[ctx.line]:
+    if apis == {V1} and V1 not in cri_apis_of_line(ctx.line):
         return (
             "no",
             f"not a Docker node: {node.runtime} serves only CRI v1, which kruise-daemon "
@@ -865,7 +859,7 @@ def _cluster_findings(
 ) -> None:
     if cluster is None:
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 "cluster",
                 "no cluster facts (kruise_info) were given: the installed OpenKruise version, "
@@ -875,7 +869,7 @@ def _cluster_findings(
         )
     elif ctx.install.installed is False:
         findings.append(
-            _finding(
+            finding(
                 "info",
                 "cluster",
                 f"OpenKruise is not installed in this cluster: the plan is for installing "
@@ -885,7 +879,7 @@ def _cluster_findings(
     unknown = [node.name for node in ctx.nodes if node.source == "none"]
     if unknown:
         findings.append(
-            _finding(
+            finding(
                 "warning",
                 "nodes",
                 f"{_count(len(unknown), 'node')} with neither facts nor cluster information "
@@ -896,7 +890,7 @@ def _cluster_findings(
     for node in ctx.nodes:
         if node.blocking and node.docker and node.host is None:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     node.name,
                     f"node {node.name} is not in the inventory: add it (as a host of the nodes "
@@ -912,7 +906,7 @@ def _cluster_findings(
         node_name = _text(pod.get("node"))
         if node_name in compatible and ctx.install.line == ctx.line:
             findings.append(
-                _finding(
+                finding(
                     "warning",
                     node_name,
                     f"kruise-daemon pod {pod.get('pod')} is crash-looping on {node_name}, whose "
@@ -1200,7 +1194,7 @@ def _pin_path(ctx: Context) -> dict[str, Any]:
     changes, notes = _pin_helm_changes(ctx)
     if _line_tuple(ctx.line) > _line_tuple(BRIDGE_LINE):
         notes.append(
-            f"{BRIDGE_RELEASE} (2024-09-19) is the last {BRIDGE_LINE} release: features and "
+            f"{BRIDGE_RELEASE} ({BRIDGE_RELEASE_DATE}) is the last {BRIDGE_LINE} release: features and "
             f"fixes of {ctx.line} are not available until the upgrade to {ctx.version}"
         )
     return _path(
