@@ -596,6 +596,7 @@ def _reachability_hint(
     owner = _owner_label(ctx, socket)
     prefix = ctx.location.rstrip("/") + "/"
     names = [c.cri_name for c in model.candidates if c.engine_name is None]
+    engine_beside = {c.cri_name: c.engine_name for c in model.candidates if c.engine_name}
     relatives = [path[len(prefix) :] for path in paths if path.startswith(prefix)]
     if relatives:
         if socket_file is None and any(relative in names for relative in relatives):
@@ -603,6 +604,14 @@ def _reachability_hint(
         relative = relatives[0]
         if socket_file is not None:
             return f"{owner} socket {socket} would be selected by daemon.socketFile={relative}"
+        if relative in engine_beside:
+            runtime_name = runtime_identity(entry)[0] or "unknown"
+            return (
+                f"kruise-daemon {model.line} looks for {owner} socket {socket} only as a pair "
+                f"with {engine_beside[relative]}; daemon.socketFile={relative} selects it alone, "
+                f"and the runtime name it reports ({runtime_name}) decides whether kruise-daemon "
+                "can act on the kubelet's pods"
+            )
         return (
             f"{owner} socket {socket} is not among the names kruise-daemon "
             f"{model.line} looks for; daemon.socketFile={relative} would select it"

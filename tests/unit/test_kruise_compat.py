@@ -672,6 +672,20 @@ def test_dockershim_without_docker_sock_is_skipped() -> None:
     ) in verdict["reason"]
 
 
+@pytest.mark.parametrize("line", ["1.4", "1.5"])
+def test_the_socket_file_hint_for_dockershim_names_the_pair_and_the_runtime_name(line) -> None:
+    sockets = [s for s in docker_dockershim_node(CRI_DISABLED) if "docker.sock" not in s["path"]]
+    verdict = daemon_verdict(
+        line, sockets, "docker", docker_api_ok=True, kubelet_endpoint=DOCKERSHIM_ENDPOINT
+    )
+    assert "not among the names" not in verdict["reason"]
+    assert (
+        f"kruise-daemon {line} looks for dockershim's socket /run/dockershim.sock only as a pair "
+        "with docker.sock; daemon.socketFile=dockershim.sock selects it alone, and the runtime "
+        "name it reports (docker) decides whether kruise-daemon can act on the kubelet's pods"
+    ) in verdict["reason"]
+
+
 def test_1_5_falls_back_to_v1alpha2_only_on_unimplemented() -> None:
     probes = cri_probes({V1A2}, "containerd", "v1.4.13")
     probes[V1]["list_images"] = call_failed(14, "connection closed")
