@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kruise_cri.remediation.plugins.filter.feature_gates import FilterModule
+from ansible_collections.kruise_cri.remediation.plugins.filter.daemon_gate_plan import FilterModule
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_gate import (
     RECORD_DAEMONSET,
     RECORD_FEATURE_GATES,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kruise_cri.remediation.plugins.filter.feature_gates import FilterModule
+from ansible_collections.kruise_cri.remediation.plugins.filter.merge_feature_gates import (
+    FilterModule,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise import (
     feature_gates as fg,
 )

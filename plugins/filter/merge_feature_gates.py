@@ -1,4 +1,4 @@
-"""Filters: merge OpenKruise feature gates; plan turning kruise-daemon off or on."""
+"""Filter: merge gates into OpenKruise's featureGates string, normalised."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_gate import (
-    daemon_gate_plan,
-)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     merge_feature_gates,
 )
@@ -22,8 +19,6 @@ description:
     their order - so that the chart's substring test C(contains "KruiseDaemon=false") agrees with
     the binaries.
   - Fails on a malformed string (an entry without C(=), a value that is not a Go boolean).
-  - The same file provides C(daemon_gate_plan), which plans turning kruise-daemon off or on from
-    the C(kruise) facts of M(kruise_cri.remediation.kruise_info).
 positional: _input, updates
 options:
   _input:
@@ -64,24 +59,8 @@ def merge_feature_gates_filter(current: Any, updates: Mapping[str, Any]) -> str:
         raise AnsibleFilterError(f"merge_feature_gates: {error}") from error
 
 
-def daemon_gate_plan_filter(
-    kruise: Mapping[str, Any],
-    direction: str,
-    force: bool = False,
-    helm: Mapping[str, Any] | None = None,
-    record: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    try:
-        return daemon_gate_plan(
-            kruise, str(direction), force=bool(force), helm=helm or None, record=record or None
-        )
-    except ValueError as error:
-        raise AnsibleFilterError(f"daemon_gate_plan: {error}") from error
-
-
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "merge_feature_gates": merge_feature_gates_filter,
-            "daemon_gate_plan": daemon_gate_plan_filter,
         }
