@@ -14,14 +14,25 @@ from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.report import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.html import (
+    render_html,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.markdown import (
+    render_markdown,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.model import (
     build_report,
     recommendation,
-    render_html,
     render_json,
-    render_markdown,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.stats import (
     set_stats_summary,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.text import (
     summary_table,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.shipped import (
+    shipped_playbooks,
 )
 
 FILE_NAMES = {"json": "report.json", "markdown": "report.md", "html": "report.html"}
@@ -92,6 +103,7 @@ class ActionModule(ActionBase):
                     failed=failed,
                     cluster=cluster,
                     plan=plan,
+                    shipped_playbooks=shipped_playbooks(),
                 )
             except ValueError as exc:
                 raise AnsibleActionFail(str(exc)) from exc

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.planner import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.plan import (
     build_plan,
 )
-
-COLLECTION_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PLAYBOOKS_DIR = os.path.join(COLLECTION_DIR, "playbooks")
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.shipped import (
+    shipped_playbooks,
+)
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "target_version": {"type": "str", "required": True},
@@ -58,15 +57,6 @@ class ActionModule(ActionBase):
             return result
         result.update(changed=False, plan=plan)
         return result
-
-
-def shipped_playbooks(directory: str = PLAYBOOKS_DIR) -> list[str]:
-    """Names of the playbooks the collection ships (playbooks/NAME.yml)."""
-    try:
-        entries = os.listdir(directory)
-    except OSError:
-        return []
-    return sorted(name[: -len(".yml")] for name in entries if name.endswith(".yml"))
 
 
 def _kruise_cri(value: object) -> object:

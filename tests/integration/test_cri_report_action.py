@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.planner import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.plan import (
     build_plan,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / "tests" / "unit"))
-from test_assessment_report import cluster_facts, mixed_fleet  # noqa: E402
+from tests.integration.ansible_run import ansible_env
+from tests.unit.cri_report_fixtures import cluster_facts, mixed_fleet
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
@@ -52,9 +51,7 @@ def run_play(tmp_path: Path, task_args: dict[str, Any], *flags: str) -> dict[str
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump(play))
     env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"),
+        **ansible_env(),
         "ANSIBLE_LOCALHOST_WARNING": "false",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
     }

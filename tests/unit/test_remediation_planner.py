@@ -10,11 +10,20 @@ import pytest
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_features import (
     STOPS_WORKING as DAEMON_FEATURES,
 )
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.planner import (
-    build_plan,
-    merged_feature_gates,
-    parse_target_version,
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_gate import (
+    daemon_gate_plan,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.commands import (
     playbook_command,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.feature_gates import (
+    merged_feature_gates,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.inputs import (
+    parse_target_version,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.plan import (
+    build_plan,
 )
 
 LINES = ("1.4", "1.5", "1.6", "1.7", "1.8")
@@ -430,10 +439,13 @@ def test_disable_merges_feature_gates_into_the_helm_change() -> None:
     )
     assert disable["cost"]["features_lost"] == list(DAEMON_FEATURES)
     assert disable["risk"]["level"] == "low"
-    assert merged_feature_gates("A=true, KruiseDaemon=true,B=false") == (
-        "A=true,B=false,KruiseDaemon=false"
+    # The plan shows the string the disable playbook writes: the gate set in place, normalised.
+    assert merged_feature_gates("A=true, KruiseDaemon=true,B=False") == (
+        "A=true,KruiseDaemon=false,B=false"
     )
     assert merged_feature_gates(None) == "KruiseDaemon=false"
+    # A string the playbooks would refuse is still described.
+    assert merged_feature_gates("A=maybe") == "A=maybe,KruiseDaemon=false"
 
 
 def test_disable_is_high_risk_when_features_are_in_use() -> None:
@@ -764,3 +776,16 @@ def test_same_input_same_plan_whatever_the_order() -> None:
         "disable_daemon",
         "nothing_to_do",
     ]
+
+
+@pytest.mark.parametrize(
+    "gates", ["ImagePullJobGate=true", "KruiseDaemon=true, PodWebhook = False", "A=1,B=0"]
+)
+@pytest.mark.parametrize("method", ["helm", "manifests"])
+def test_the_plan_shows_the_feature_gates_the_disable_playbook_writes(gates, method) -> None:
+    facts = cluster(gates=gates, method=method)
+    plan = plan_for({"node-1": docker()}, facts)
+    change = path(plan, "disable_daemon")["cost"]["helm_changes"][0]
+    helm = {"release": facts["install"]["helm"]} if method == "helm" else None
+    written = daemon_gate_plan(facts, "disable", helm=helm)["feature_gates_after"]
+    assert f"{written}" in change and change.count("KruiseDaemon=false") == 1
