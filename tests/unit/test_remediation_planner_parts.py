@@ -9,16 +9,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils import remediation_plan
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+    joined_names,
+    natural_key,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils import (
+    remediation_plan,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.feature_gates import (
     gates_unknown_to_bridge,
     gates_without,
     merged_feature_gates,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
-    joined_names,
-    natural_key,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.versions import (
     bare_version,

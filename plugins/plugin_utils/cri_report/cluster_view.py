@@ -7,6 +7,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    sorted_naturally,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.fact_values import (
     finding_entries,
     is_mapping,
@@ -16,7 +19,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
     optional_bool,
     optional_int,
     optional_text,
-    sorted_naturally,
     texts,
 )
 

@@ -7,8 +7,7 @@ helpers turn each value into the plain type the report stores, or a safe default
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.schema import (
@@ -59,15 +58,6 @@ def present_texts(value: object) -> list[str]:
 def jsonable(value: object) -> Any:
     """A plain JSON copy: Ansible's tagged str/dict/list subclasses become plain types."""
     return json.loads(json.dumps(value, default=str))
-
-
-def natural_key(value: str) -> list[Any]:
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", value)]
-
-
-def sorted_naturally(names: Iterable[str]) -> list[str]:
-    """Distinct names, "node-2" before "node-10"."""
-    return sorted(set(names), key=natural_key)
 
 
 def finding_entry(raw: Mapping[str, Any]) -> FindingEntry:

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.escape import (
     break_after_slashes,
 )
@@ -21,9 +24,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
     recommendation_view,
     works_everywhere,
     works_on_every_assessed_node,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.wording import (
-    count,
 )
 
 TEMPLATE_PATH = Path(__file__).with_name("report.html.j2")

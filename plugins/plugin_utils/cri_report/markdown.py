@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    joined_names,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.escape import (
     escape_markdown,
     markdown_code_block,
@@ -19,9 +22,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
     recommendation_view,
     works_everywhere,
     works_on_every_assessed_node,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.wording import (
-    host_list,
 )
 
 
@@ -201,7 +201,7 @@ def _plan_paths(plan: Mapping[str, Any]) -> list[str]:
         lost = _joined(path["features_lost"]) or "none"
         drained = str(path["nodes_drained"])
         if path["drained_nodes"]:
-            drained += f" ({escape_markdown(host_list(path['drained_nodes']))})"
+            drained += f" ({escape_markdown(joined_names(path['drained_nodes']))})"
         helm = _joined(path["helm_changes"]) or "none"
         out.append(
             f"| {title} | {escape_markdown(path['feasible'])} | {lost} | {drained} | {helm} "

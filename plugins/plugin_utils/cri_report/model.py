@@ -18,12 +18,14 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
     parse_version,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    sorted_naturally,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.cluster_view import (
     checked_plan,
     cluster_view,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.fact_values import (
-    sorted_naturally,
     text,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.nodes import (

@@ -6,15 +6,15 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.escape import (
     ellipsize,
     plain,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.schema import (
     VERDICT_ORDER,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.wording import (
-    count,
 )
 
 

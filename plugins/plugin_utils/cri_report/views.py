@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.escape import (
     ellipsize,
     plain,
@@ -24,9 +27,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.schema import (
     FindingEntry,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.wording import (
-    count,
 )
 
 CRASH_LOOPING_SHOWN = 50  # crash-looping daemon pods listed in markdown and HTML (JSON: all)

@@ -16,6 +16,11 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
     BRIDGE_LINE,
     BRIDGE_RELEASE,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+    joined_names,
+    pronoun,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
     Context,
 )
@@ -37,11 +42,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.risk import (
     UNKNOWN_MARK,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
-    joined_names,
-    pronoun,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.versions import (
     line_tuple,

@@ -10,6 +10,12 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings im
     Finding,
     finding,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+    joined_names,
+    natural_key,
+    pronoun,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
     Context,
 )
@@ -17,12 +23,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     as_list,
     as_mapping,
     as_text,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
-    joined_names,
-    natural_key,
-    pronoun,
 )
 
 

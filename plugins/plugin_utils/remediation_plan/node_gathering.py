@@ -9,6 +9,11 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings im
     Finding,
     finding,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+    joined_names,
+    natural_key,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.fact_values import (
     as_list,
     as_mapping,
@@ -27,11 +32,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.nodes import (
     RUNTIME_FAMILIES,
     Node,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
-    joined_names,
-    natural_key,
 )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
     count,
     joined_names,
     pronoun,

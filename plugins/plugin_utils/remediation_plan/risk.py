@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
     Context,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.nodes import (
     joined_node_names,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
 )
 
 RiskLevel = Literal["low", "medium", "high"]

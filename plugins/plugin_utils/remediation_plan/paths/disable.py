@@ -8,6 +8,9 @@ from typing import Any
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_features import (
     STOPS_WORKING as DAEMON_FEATURES,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
     Context,
 )
@@ -37,9 +40,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     RiskLevel,
     max_risk,
     webhook_note,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
 )
 
 ALREADY_DISABLED = "kruise-daemon is already disabled (KruiseDaemon=false)"

@@ -7,6 +7,11 @@ from typing import Any
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
     BRIDGE_LINE,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+    joined_names,
+    pronoun,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
     V1,
     V1ALPHA2,
@@ -33,11 +38,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     max_risk,
     unknown_note,
     webhook_note,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
-    joined_names,
-    pronoun,
 )
 
 

@@ -7,6 +7,9 @@ from typing import Any
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_features import (
     STOPS_WORKING as DAEMON_FEATURES,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
     Context,
 )
@@ -24,9 +27,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.risk import (
     UNKNOWN_MARK,
     unknown_note,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
 )
 
 

@@ -10,6 +10,9 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
     BRIDGE_RELEASE,
     BRIDGE_RELEASE_DATE,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
+    count,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
     Context,
 )
@@ -35,9 +38,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     max_risk,
     unknown_note,
     webhook_note,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.text import (
-    count,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.versions import (
     line_tuple,
