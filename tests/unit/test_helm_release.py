@@ -1,4 +1,5 @@
-"""Values merging, kubeVersion constraints, chart references and the helm wrapper."""
+"""Values merging (values), kubeVersion constraints (semver), chart references and the helm
+wrapper (kruise_helm_release)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import pytest
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (
     kruise_helm_release as hr,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.semver import (
+    ConstraintError,
+    satisfies,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.values import (
+    deep_merge,
+    dig,
+)
 
 
 def test_deep_merge_keeps_every_user_value_and_null_removes():
@@ -16,7 +25,7 @@ def test_deep_merge_keeps_every_user_value_and_null_removes():
         "daemon": {"socketLocation": "/run", "extraEnvs": [{"name": "X", "value": "1"}]},
         "manager": {"replicas": 3, "image": {"repository": "mirror/kruise-manager"}},
     }
-    merged = hr.deep_merge(user, {"manager": {"image": {"tag": "v1.5.5"}}, "featureGates": None})
+    merged = deep_merge(user, {"manager": {"image": {"tag": "v1.5.5"}}, "featureGates": None})
     assert merged == {
         "daemon": {"socketLocation": "/run", "extraEnvs": [{"name": "X", "value": "1"}]},
         "manager": {
@@ -25,16 +34,16 @@ def test_deep_merge_keeps_every_user_value_and_null_removes():
         },
     }
     assert user["featureGates"] == "A=true"  # the input is not changed
-    assert hr.deep_merge(user, {}) == user
-    assert hr.deep_merge({"a": {"b": 1}}, {"a": 2}) == {"a": 2}
+    assert deep_merge(user, {}) == user
+    assert deep_merge({"a": {"b": 1}}, {"a": 2}) == {"a": 2}
 
 
 def test_dig():
     values = {"manager": {"image": {"tag": "v1"}}}
-    assert hr.dig(values, "manager.image.tag") == "v1"
-    assert hr.dig(values, "manager.image.repository") is None
-    assert hr.dig(values, "manager.image.tag.x") is None
-    assert hr.dig(None, "a") is None
+    assert dig(values, "manager.image.tag") == "v1"
+    assert dig(values, "manager.image.repository") is None
+    assert dig(values, "manager.image.tag.x") is None
+    assert dig(None, "a") is None
 
 
 @pytest.mark.parametrize(
@@ -67,14 +76,14 @@ def test_dig():
     ],
 )
 def test_kube_version_constraints_as_helm_reads_them(version, constraint, expected):
-    assert hr.satisfies(version, constraint) is expected
+    assert satisfies(version, constraint) is expected
 
 
 def test_unreadable_constraints_and_versions_raise():
-    with pytest.raises(hr.ConstraintError):
-        hr.satisfies("v1.28.0", ">= banana")
+    with pytest.raises(ConstraintError):
+        satisfies("v1.28.0", ">= banana")
     with pytest.raises(ValueError):
-        hr.satisfies("banana", ">= 1.16.0")
+        satisfies("banana", ">= 1.16.0")
 
 
 def test_chart_sources():

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    KubeRequestError,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_wait import (
     Expectation,
     Snapshot,
     describe_problems,
     evaluate,
+    read_snapshot,
     wait_until_ready,
 )
 
@@ -239,3 +244,86 @@ def test_a_new_manager_pod_that_crash_loops_is_named_old_ones_are_not():
         "yet)",
         "kruise-daemon-a on a is crash-looping (7 restarts): CRI v1 not implemented",
     ]
+
+
+# ---------------------------------------------------------------------------- reading the cluster
+
+
+class FakeReader:
+    """GETs of the named objects (404 for the others) and pod LISTs by label selector."""
+
+    def __init__(self, objects: dict[str, Any], pods: dict[str, list[dict[str, Any]]]) -> None:
+        self.objects = objects
+        self.pods = pods
+        self.requests: list[tuple[str, str]] = []
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        self.requests.append((kwargs["counted_as"], path))
+        if path not in self.objects:
+            raise KubeRequestError(404, path, "not found")
+        return self.objects[path]
+
+    def list_items(self, path: str, params: dict[str, str], **kwargs: Any) -> Any:
+        self.requests.append((kwargs["counted_as"], f"{path}?{params['labelSelector']}"))
+        return iter(self.pods.get(params["labelSelector"], []))
+
+
+APPS = "/apis/apps/v1/namespaces/kruise-system"
+PODS = "/api/v1/namespaces/kruise-system/pods"
+
+
+def read(reader: FakeReader) -> Snapshot:
+    return read_snapshot(
+        reader,  # type: ignore[arg-type]
+        "kruise-system",
+        manager_name="kruise-controller-manager",
+        daemon_name="kruise-daemon",
+        daemon_selector="control-plane=daemon",
+    )
+
+
+def test_snapshot_finds_pods_by_the_workloads_selectors():
+    manager = deployment()
+    manager["spec"]["selector"] = {"matchLabels": {"control-plane": "controller-manager"}}
+    daemon = daemonset()
+    daemon["spec"]["selector"] = {"matchLabels": {"tier": "node", "control-plane": "daemon-x"}}
+    reader = FakeReader(
+        {
+            f"{APPS}/deployments/kruise-controller-manager": manager,
+            f"{APPS}/daemonsets/kruise-daemon": daemon,
+        },
+        {
+            "control-plane=daemon-x,tier=node": [pod("n1")],
+            "control-plane=controller-manager": [{"metadata": {"name": "m"}}],
+        },
+    )
+    snapshot = read(reader)
+    assert snapshot.deployment is manager and snapshot.daemonset is daemon
+    assert [p["spec"]["nodeName"] for p in snapshot.daemon_pods] == ["n1"]
+    assert [p["metadata"]["name"] for p in snapshot.manager_pods] == ["m"]
+    assert [resource for resource, _ in reader.requests] == [
+        "daemonsets",
+        "pods",
+        "deployments",
+        "pods",
+    ]
+
+
+def test_snapshot_without_the_workloads_uses_the_daemon_selector_option():
+    reader = FakeReader({}, {"control-plane=daemon": [pod("n1", state="pending")]})
+    snapshot = read(reader)
+    assert snapshot.deployment is None and snapshot.daemonset is None
+    assert len(snapshot.daemon_pods) == 1 and list(snapshot.manager_pods) == []
+    assert reader.requests[1] == ("pods", f"{PODS}?control-plane=daemon")
+
+
+def test_snapshot_passes_on_errors_other_than_404():
+    reader = FakeReader({}, {})
+
+    def forbidden(path: str, **kwargs: Any) -> Any:
+        raise KubeRequestError(403, path, "forbidden")
+
+    reader.get = forbidden  # type: ignore[method-assign]
+    with pytest.raises(KubeRequestError) as raised:  # a 403 is not an absent object
+        read(reader)
+    assert raised.value.status == 403

@@ -628,6 +628,31 @@ def test_refused_pods_fail_before_any_change():
     assert cluster.patches == [] and cluster.requests["pods/eviction"] == 0
 
 
+@pytest.mark.parametrize("cordoned", [False, True])
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_refused_pods_report_the_node_as_it_is(cordoned, check_mode):
+    """The task refused before cordoning: ``after`` is what the node is, not what a drain
+    would have made of it."""
+    cluster = FakeCluster({"n1": cordoned}, [pod("cache", empty_dir=True)])
+    outcome = drain(cluster, check_mode=check_mode)
+    assert outcome.failed and outcome.result["refused"][0]["name"] == "cache"
+    assert outcome.result["unschedulable"] == {"before": cordoned, "after": cordoned}
+    assert cluster.nodes["n1"]["spec"]["unschedulable"] is cordoned
+
+
+def test_failed_cordon_reports_the_node_as_it_is():
+    cluster = FakeCluster({"n1": False}, [pod("web")])
+
+    def refuse(path: str, body: Any, **kwargs: Any) -> Any:
+        raise KubeRequestError(403, path, 'nodes "n1" is forbidden')
+
+    cluster.patch = refuse  # type: ignore[method-assign]
+    outcome = drain(cluster)
+    assert outcome.failed and outcome.msg.startswith("cannot cordon node 'n1'")
+    assert outcome.result["unschedulable"] == {"before": False, "after": False}
+    assert outcome.result["changed"] is False
+
+
 def test_check_mode_reports_what_would_be_evicted_and_changes_nothing():
     cluster = FakeCluster(
         {"n1": False},

@@ -14,12 +14,14 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
     finding_entries,
     is_mapping,
     jsonable,
-    list_items,
-    mapping,
-    optional_bool,
-    optional_int,
     optional_text,
     texts,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
+    as_bool,
+    as_int,
+    as_list,
+    as_mapping,
 )
 
 
@@ -50,48 +52,48 @@ def cluster_view(cluster: Mapping[str, Any]) -> dict[str, Any]:
     cluster = _checked_schema(
         cluster, "cluster", "the kruise dict of kruise_cri.remediation.kruise_info"
     )
-    api = mapping(cluster.get("api"))
+    api = as_mapping(cluster.get("api"))
     manager = cluster.get("manager")
-    gates = mapping(cluster.get("feature_gates"))
-    requests = mapping(cluster.get("requests"))
-    nodes = [node for node in list_items(cluster.get("nodes")) if is_mapping(node)]
+    gates = as_mapping(cluster.get("feature_gates"))
+    requests = as_mapping(cluster.get("requests"))
+    nodes = [node for node in as_list(cluster.get("nodes")) if is_mapping(node)]
     return {
         "api": {
             "server": optional_text(api.get("server")),
             "version": optional_text(api.get("version")),
         },
-        "installed": optional_bool(cluster.get("installed")),
+        "installed": as_bool(cluster.get("installed")),
         "version": optional_text(cluster.get("version")),
         "line": optional_text(cluster.get("line")),
         "namespace": optional_text(cluster.get("namespace")),
         "manager": {
             "name": optional_text(manager.get("name")),
             "image": optional_text(manager.get("image")),
-            "replicas": optional_int(manager.get("replicas")),
-            "ready_replicas": optional_int(manager.get("ready_replicas")),
+            "replicas": as_int(manager.get("replicas")),
+            "ready_replicas": as_int(manager.get("ready_replicas")),
         }
         if isinstance(manager, Mapping)
         else None,
-        "install": _install(mapping(cluster.get("install"))),
+        "install": _install(as_mapping(cluster.get("install"))),
         "feature_gates": {
             "argument": optional_text(gates.get("argument")),
             "gates": {
                 str(name): value
-                for name, value in mapping(gates.get("gates")).items()
+                for name, value in as_mapping(gates.get("gates")).items()
                 if isinstance(value, bool)
             },
-            "daemon_enabled": optional_bool(gates.get("daemon_enabled")),
+            "daemon_enabled": as_bool(gates.get("daemon_enabled")),
         },
         "daemon": _daemon(cluster.get("daemon")),
         "nodes": _nodes(nodes),
-        "feature_use": _feature_use(mapping(cluster.get("feature_use"))),
+        "feature_use": _feature_use(as_mapping(cluster.get("feature_use"))),
         "findings": finding_entries(cluster.get("findings")),
         "requests": {
-            "count": optional_int(requests.get("count")),
+            "count": as_int(requests.get("count")),
             "by_resource": {
                 str(name): count
-                for name, count in mapping(requests.get("by_resource")).items()
-                if optional_int(count) is not None
+                for name, count in as_mapping(requests.get("by_resource")).items()
+                if as_int(count) is not None
             },
         },
     }
@@ -99,11 +101,11 @@ def cluster_view(cluster: Mapping[str, Any]) -> dict[str, Any]:
 
 def _helm_values(values: object) -> dict[str, Any]:
     """Only the values the assessment is about: the rest may hold anything, secrets included."""
-    values = mapping(values)
+    values = as_mapping(values)
     kept: dict[str, Any] = {}
     if "featureGates" in values:
         kept["featureGates"] = optional_text(values["featureGates"])
-    daemon = mapping(values.get("daemon"))
+    daemon = as_mapping(values.get("daemon"))
     socket = {
         key: optional_text(daemon[key]) for key in ("socketLocation", "socketFile") if key in daemon
     }
@@ -119,7 +121,7 @@ def _install(install: Mapping[str, Any]) -> dict[str, Any]:
         helm_view = {
             "release": optional_text(helm.get("release")),
             "namespace": optional_text(helm.get("namespace")),
-            "revision": optional_int(helm.get("revision")),
+            "revision": as_int(helm.get("revision")),
             "status": optional_text(helm.get("status")),
             "chart": optional_text(helm.get("chart")),
             "chart_version": optional_text(helm.get("chart_version")),
@@ -136,22 +138,19 @@ def _daemon(daemon: object) -> dict[str, Any] | None:
         "name": optional_text(daemon.get("name")),
         "namespace": optional_text(daemon.get("namespace")),
         "image": optional_text(daemon.get("image")),
-        **{
-            key: optional_int(daemon.get(key))
-            for key in ("desired", "ready", "available", "updated")
-        },
+        **{key: as_int(daemon.get(key)) for key in ("desired", "ready", "available", "updated")},
         "socket_location": optional_text(daemon.get("socket_location")),
         "socket_file": optional_text(daemon.get("socket_file")),
         "crash_looping": [
             {
                 "pod": optional_text(pod.get("pod")),
                 "node": optional_text(pod.get("node")),
-                "restarts": optional_int(pod.get("restarts")),
+                "restarts": as_int(pod.get("restarts")),
                 "reason": optional_text(pod.get("reason")),
-                "last_exit_code": optional_int(pod.get("last_exit_code")),
+                "last_exit_code": as_int(pod.get("last_exit_code")),
                 "last_message": optional_text(pod.get("last_message")),
             }
-            for pod in list_items(daemon.get("crash_looping"))
+            for pod in as_list(daemon.get("crash_looping"))
             if is_mapping(pod)
         ],
     }
@@ -175,28 +174,28 @@ def _bools_and_ints(entry: object) -> dict[str, Any]:
     """The bool and int fields of a feature-use entry (crd, count, active, with_images)."""
     return {
         str(key): value
-        for key, value in mapping(entry).items()
-        if isinstance(value, bool) or optional_int(value) is not None
+        for key, value in as_mapping(entry).items()
+        if isinstance(value, bool) or as_int(value) is not None
     }
 
 
 def _feature_use(feature_use: Mapping[str, Any]) -> dict[str, Any]:
-    predownload = mapping(feature_use.get("predownload_workloads"))
-    sidecar = mapping(feature_use.get("sidecar_terminator_pods"))
+    predownload = as_mapping(feature_use.get("predownload_workloads"))
+    sidecar = as_mapping(feature_use.get("sidecar_terminator_pods"))
     return {
-        "in_use": optional_bool(feature_use.get("in_use")),
+        "in_use": as_bool(feature_use.get("in_use")),
         "summary": texts(feature_use.get("summary")),
         "kinds": {
             str(kind): _bools_and_ints(entry)
-            for kind, entry in mapping(feature_use.get("kinds")).items()
+            for kind, entry in as_mapping(feature_use.get("kinds")).items()
             if is_mapping(entry)
         },
         "predownload_workloads": {
-            "count": optional_int(predownload.get("count")) or 0,
-            "examples": jsonable(list_items(predownload.get("examples"))[:10]),
+            "count": as_int(predownload.get("count")) or 0,
+            "examples": jsonable(as_list(predownload.get("examples"))[:10]),
         },
         "sidecar_terminator_pods": {
-            "count": optional_int(sidecar.get("count")) or 0,
-            "examples": texts(list_items(sidecar.get("examples"))[:10]),
+            "count": as_int(sidecar.get("count")) or 0,
+            "examples": texts(as_list(sidecar.get("examples"))[:10]),
         },
     }

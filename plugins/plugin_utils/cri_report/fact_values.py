@@ -13,6 +13,7 @@ from typing import Any
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.schema import (
     FindingEntry,
 )
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import as_list
 
 
 def text(value: object) -> str:
@@ -24,35 +25,18 @@ def optional_text(value: object) -> str | None:
     return None if value is None else text(value)
 
 
-def optional_int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def optional_bool(value: object) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
 def is_mapping(value: object) -> bool:
     return isinstance(value, Mapping)
 
 
-def mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def list_items(value: object) -> list[Any]:
-    """The items of a list or tuple; nothing for any other value."""
-    return list(value) if isinstance(value, list | tuple) else []
-
-
 def texts(value: object) -> list[str]:
     """Every item of a list as text, None included (as "null")."""
-    return [text(item) for item in list_items(value)]
+    return [text(item) for item in as_list(value)]
 
 
 def present_texts(value: object) -> list[str]:
     """The items of a list as text, None left out."""
-    return [text(item) for item in list_items(value) if item is not None]
+    return [text(item) for item in as_list(value) if item is not None]
 
 
 def jsonable(value: object) -> Any:
@@ -71,4 +55,4 @@ def finding_entry(raw: Mapping[str, Any]) -> FindingEntry:
 def finding_entries(value: object) -> list[FindingEntry]:
     """The findings of a facts, cluster or plan ``findings`` list (items that are not dicts
     left out)."""
-    return [finding_entry(item) for item in list_items(value) if is_mapping(item)]
+    return [finding_entry(item) for item in as_list(value) if is_mapping(item)]

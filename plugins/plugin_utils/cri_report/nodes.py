@@ -10,8 +10,6 @@ from typing import Any
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.fact_values import (
     finding_entries,
     is_mapping,
-    list_items,
-    mapping,
     optional_text,
     texts,
 )
@@ -20,6 +18,10 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
     EndpointEntry,
     NodeEntry,
     Verdict,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
+    as_list,
+    as_mapping,
 )
 
 _LINE_RE = re.compile(r"^\d+\.\d+$")
@@ -60,10 +62,10 @@ def node_from_facts(host: str, facts: object, line: str) -> NodeEntry:
         return unassessed_node(
             host, f"kruise_cri facts schema {facts.get('schema')!r} is not supported (expected 1)"
         )
-    kubelet = mapping(facts.get("kubelet"))
-    endpoints = [_endpoint(item) for item in list_items(facts.get("endpoints")) if is_mapping(item)]
+    kubelet = as_mapping(facts.get("kubelet"))
+    endpoints = [_endpoint(item) for item in as_list(facts.get("endpoints")) if is_mapping(item)]
     docker = _docker(facts.get("docker"))
-    daemon_lines = mapping(facts.get("kruise_daemon"))
+    daemon_lines = as_mapping(facts.get("kruise_daemon"))
     lines = {
         key: value["compatible"]
         for key, value in sorted(daemon_lines.items(), key=lambda kv: _line_key_or_last(kv[0]))
@@ -121,7 +123,7 @@ def _endpoint(raw: Mapping[str, Any]) -> EndpointEntry:
 def _docker(raw: object) -> dict[str, Any] | None:
     if not isinstance(raw, Mapping):
         return None
-    daemon_json = mapping(raw.get("daemon_json"))
+    daemon_json = as_mapping(raw.get("daemon_json"))
     return {
         "socket": optional_text(raw.get("socket")),
         "version": optional_text(raw.get("version")),

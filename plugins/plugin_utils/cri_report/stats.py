@@ -7,12 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.fact_values import (
-    mapping,
     optional_text,
     present_texts,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.model import (
     recommendation,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
+    as_mapping,
 )
 
 INCOMPATIBLE_HOSTS_CAP = 50
@@ -46,5 +48,5 @@ def _recommendation(report: Mapping[str, Any]) -> dict[str, Any] | None:
         "title": optional_text(rec.get("title")),
         "command": optional_text(rec.get("command")),
         "commands": present_texts(rec.get("commands")),
-        "risk": optional_text(mapping(rec.get("risk")).get("level")),
+        "risk": optional_text(as_mapping(rec.get("risk")).get("level")),
     }

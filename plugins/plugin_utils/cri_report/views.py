@@ -16,9 +16,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.fact_values import (
     finding_entries,
     is_mapping,
-    list_items,
-    mapping,
-    optional_int,
     optional_text,
     present_texts,
 )
@@ -27,6 +24,11 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.schema import (
     FindingEntry,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
+    as_int,
+    as_list,
+    as_mapping,
 )
 
 CRASH_LOOPING_SHOWN = 50  # crash-looping daemon pods listed in markdown and HTML (JSON: all)
@@ -48,7 +50,7 @@ def works_on_every_assessed_node(row: Mapping[str, int]) -> bool:
 
 def _risk(raw: object) -> dict[str, Any]:
     """A plan risk ({"level": ..., "reasons": [...]}) as the renderers show it."""
-    risk = mapping(raw)
+    risk = as_mapping(raw)
     level = optional_text(risk.get("level")) or "unknown"
     return {
         "risk_level": level,
@@ -88,14 +90,14 @@ def recommendation_view(report: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def plan_paths_view(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every path the planner weighed, the recommended one and its later steps marked."""
-    rec = mapping(plan.get("recommendation"))
+    rec = as_mapping(plan.get("recommendation"))
     chosen = optional_text(rec.get("path"))
     steps = set(present_texts(rec.get("steps")))
     paths = []
-    for path in list_items(plan.get("paths")):
+    for path in as_list(plan.get("paths")):
         if not is_mapping(path):
             continue
-        cost = mapping(path.get("cost"))
+        cost = as_mapping(path.get("cost"))
         path_id = optional_text(path.get("id")) or "?"
         feasible = optional_text(path.get("feasible")) or "unknown"
         paths.append(
@@ -108,7 +110,7 @@ def plan_paths_view(plan: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "feasible_tone": FEASIBLE_TONE.get(feasible, "muted"),
                 "reasons": present_texts(path.get("reasons")),
                 "features_lost": present_texts(cost.get("features_lost")),
-                "nodes_drained": optional_int(cost.get("nodes_drained")) or 0,
+                "nodes_drained": as_int(cost.get("nodes_drained")) or 0,
                 "drained_nodes": present_texts(cost.get("drained_nodes")),
                 "helm_changes": present_texts(cost.get("helm_changes")),
                 "notes": present_texts(cost.get("notes")),
@@ -126,8 +128,8 @@ def _install_how(view: Mapping[str, Any]) -> str:
     """How OpenKruise was installed, e.g. "Helm release kruise (namespace kruise-system, ...)"."""
     if view.get("installed") is False:
         return "not installed"
-    install = mapping(view.get("install"))
-    helm = mapping(install.get("helm"))
+    install = as_mapping(view.get("install"))
+    helm = as_mapping(install.get("helm"))
     if install.get("method") == "helm" and helm:
         details = [
             f"namespace {helm.get('namespace') or '?'}",
@@ -152,11 +154,11 @@ def _install_text(view: Mapping[str, Any]) -> str:
 def _daemon_text(view: Mapping[str, Any]) -> str:
     daemon = view.get("daemon")
     if not isinstance(daemon, Mapping):
-        if mapping(view.get("feature_gates")).get("daemon_enabled") is False:
+        if as_mapping(view.get("feature_gates")).get("daemon_enabled") is False:
             return "disabled (no DaemonSet)"
         return "no kruise-daemon DaemonSet"
     parts = [f"{daemon.get('ready') or 0} of {daemon.get('desired') or 0} pods ready"]
-    crashing = len(list_items(daemon.get("crash_looping")))
+    crashing = len(as_list(daemon.get("crash_looping")))
     if crashing:
         parts.append(f"{count(crashing, 'pod')} crash-looping")
     if daemon.get("socket_location"):
@@ -167,7 +169,7 @@ def _daemon_text(view: Mapping[str, Any]) -> str:
 
 
 def _feature_use_text(view: Mapping[str, Any]) -> str:
-    feature_use = mapping(view.get("feature_use"))
+    feature_use = as_mapping(view.get("feature_use"))
     summary = present_texts(feature_use.get("summary"))
     if feature_use.get("in_use") is True:
         return "yes: " + "; ".join(summary) if summary else "yes"
@@ -180,7 +182,7 @@ def cluster_display(cluster: object) -> dict[str, Any] | None:
     """What the markdown and HTML renderers show of the report's cluster view."""
     if not isinstance(cluster, Mapping):
         return None
-    gates = mapping(cluster.get("feature_gates"))
+    gates = as_mapping(cluster.get("feature_gates"))
     daemon_enabled = gates.get("daemon_enabled")
     gates_text = optional_text(gates.get("argument")) or "none set (defaults)"
     if daemon_enabled is False:
@@ -188,8 +190,8 @@ def cluster_display(cluster: object) -> dict[str, Any] | None:
     elif daemon_enabled is True:
         gates_text += " · kruise-daemon enabled"
     manager = cluster.get("manager")
-    nodes = mapping(cluster.get("nodes"))
-    by_runtime = mapping(nodes.get("by_runtime"))
+    nodes = as_mapping(cluster.get("nodes"))
+    by_runtime = as_mapping(nodes.get("by_runtime"))
     rows: list[tuple[str, str]] = [("OpenKruise", _install_text(cluster))]
     if isinstance(manager, Mapping):
         rows.append(
@@ -210,9 +212,9 @@ def cluster_display(cluster: object) -> dict[str, Any] | None:
         ),
         ("Daemon features in use", _feature_use_text(cluster)),
     ]
-    api = mapping(cluster.get("api"))
-    daemon = mapping(cluster.get("daemon"))
-    crashing = [pod for pod in list_items(daemon.get("crash_looping")) if is_mapping(pod)]
+    api = as_mapping(cluster.get("api"))
+    daemon = as_mapping(cluster.get("daemon"))
+    crashing = [pod for pod in as_list(daemon.get("crash_looping")) if is_mapping(pod)]
     return {
         "server": optional_text(api.get("server")) or "unknown",
         "api_version": optional_text(api.get("version")) or "unknown",
@@ -223,7 +225,7 @@ def cluster_display(cluster: object) -> dict[str, Any] | None:
         "daemon_enabled": daemon_enabled,
         "daemon": daemon or None,
         "daemon_text": daemon_text,
-        "feature_use": mapping(cluster.get("feature_use")),
+        "feature_use": as_mapping(cluster.get("feature_use")),
         "by_runtime": dict(by_runtime),
         "rows": rows,
         "crash_looping": [

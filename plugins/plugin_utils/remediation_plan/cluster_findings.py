@@ -16,13 +16,13 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording imp
     natural_key,
     pronoun,
 )
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
-    Context,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.fact_values import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
     as_list,
     as_mapping,
     as_text,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
+    Context,
 )
 
 

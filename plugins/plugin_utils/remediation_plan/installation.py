@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.fact_values import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
     as_bool,
     as_int,
     as_list,

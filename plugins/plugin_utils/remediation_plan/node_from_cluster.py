@@ -8,13 +8,13 @@ from typing import Any, Literal
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
     BRIDGE_LINE,
 )
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
+    as_text,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
     V1,
     V1ALPHA2,
     cri_apis_of_line,
-)
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.fact_values import (
-    as_text,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.installation import (
     Installation,

@@ -8,7 +8,7 @@ from typing import Any
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
     BRIDGE_LINE,
 )
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.fact_values import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
     as_bool,
     as_list,
     as_mapping,

@@ -14,7 +14,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording imp
     joined_names,
     natural_key,
 )
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.fact_values import (
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
     as_list,
     as_mapping,
     as_text,
