@@ -46,6 +46,11 @@ def parse_version(text: object) -> KruiseVersion | None:
     return KruiseVersion(int(major), int(minor), int(patch) if patch else None, suffix or "")
 
 
+def line_key(line: str) -> tuple[int, ...]:
+    """Sort key of a ``"1.10"``-style line: by number, so 1.10 comes after 1.9."""
+    return tuple(int(part) for part in line.split("."))
+
+
 def line_of(version: str | None) -> str | None:
     """``"1.6.3"`` -> ``"1.6"``; None for None or anything that is not a version."""
     parsed = parse_version(version)

@@ -7,6 +7,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
+    line_key,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.fact_values import (
     finding_entries,
     is_mapping,
@@ -25,11 +28,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values
 )
 
 _LINE_RE = re.compile(r"^\d+\.\d+$")
-
-
-def line_key(line: str) -> tuple[int, ...]:
-    """Sort key of a "1.10"-style line: by number, so 1.10 comes after 1.9."""
-    return tuple(int(part) for part in line.split("."))
 
 
 def _line_key_or_last(key: object) -> tuple[int, ...]:

@@ -15,6 +15,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
     BRIDGE_LINE,
     BRIDGE_RELEASE,
+    line_key,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
     count,
@@ -43,9 +44,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.risk import (
     UNKNOWN_MARK,
 )
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.versions import (
-    line_tuple,
-)
 
 DAEMON_IS_DISABLED = "Nothing breaks: kruise-daemon is disabled."
 
@@ -66,7 +64,7 @@ def choose(ctx: Context, paths: Mapping[str, Mapping[str, Any]]) -> Choice:
         return _every_node_works(ctx, paths[NOTHING])
     if not ctx.incompatible:
         return _only_unknown_nodes_block(ctx)
-    if line_tuple(ctx.line) < line_tuple(BRIDGE_LINE) and paths[PIN]["feasible"] == "yes":
+    if line_key(ctx.line) < line_key(BRIDGE_LINE) and paths[PIN]["feasible"] == "yes":
         return _pin_instead_of_older_target(ctx)
     if not ctx.keep_features:
         return _disable_unused_daemon(ctx)

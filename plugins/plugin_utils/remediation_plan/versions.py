@@ -1,4 +1,5 @@
-"""Version numbers as the planner compares them: runtime and kubelet versions, OpenKruise lines."""
+"""Runtime and kubelet version numbers as the planner compares them (OpenKruise's own are read
+by module_utils/openkruise/releases)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,6 @@ def major_minor(version: str | None) -> tuple[int, int] | None:
     """``"v1.23.17"`` -> (1, 23); None when the text does not start with X.Y."""
     match = _MAJOR_MINOR_RE.match(version.strip()) if version else None
     return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def line_tuple(line: str) -> tuple[int, int]:
-    """An OpenKruise line ``"1.6"`` as (1, 6), for ordering lines."""
-    major, minor = line.split(".")
-    return int(major), int(minor)
 
 
 def bare_version(version: str | None) -> str | None:

@@ -9,6 +9,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
     BRIDGE_LINE,
     BRIDGE_RELEASE,
     BRIDGE_RELEASE_DATE,
+    line_key,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
     count,
@@ -40,7 +41,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     webhook_note,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.versions import (
-    line_tuple,
     major_minor,
 )
 
@@ -115,7 +115,7 @@ def pin_path(ctx: Context) -> dict[str, Any]:
     else:
         feasible = "yes"
     changes, notes = _pin_helm_changes(ctx)
-    if line_tuple(ctx.line) > line_tuple(BRIDGE_LINE):
+    if line_key(ctx.line) > line_key(BRIDGE_LINE):
         notes.append(
             f"{BRIDGE_RELEASE} ({BRIDGE_RELEASE_DATE}) is the last {BRIDGE_LINE} release: "
             f"features and fixes of {ctx.line} are not available until the upgrade to "
@@ -178,7 +178,7 @@ def _pin_risk(ctx: Context) -> tuple[RiskLevel, list[str]]:
             "the installed OpenKruise version is unknown (no cluster facts): from 1.6 or newer "
             f"this is a downgrade to {BRIDGE_RELEASE}"
         )
-    elif install.installed and installed_line > line_tuple(BRIDGE_LINE):
+    elif install.installed and installed_line > line_key(BRIDGE_LINE):
         level = "high" if installed_line > (1, 6) else "medium"
         reasons += [
             f"downgrade across minor versions ({install.version} -> {BRIDGE_RELEASE}): "
