@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.action_module import (
+    ControllerAction,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.html import (
     render_html,
 )
@@ -64,21 +66,11 @@ _MD_GENERATED = re.compile(r"· Generated: (.*)$", re.MULTILINE)
 _HTML_GENERATED = re.compile(r'<meta name="generated-at" content="([^"]*)">')
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict:
-        result = super().run(tmp, task_vars)
-        del tmp
-        try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-            result.update(self._write_report(args))
-        except AnsibleActionFail as exc:
-            result.update(failed=True, msg=exc.message)
-        return result
+    def run_on_controller(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        return self._write_report(args)
 
     def _write_report(self, args: dict[str, Any]) -> dict[str, Any]:
         hosts = _host_facts(args["facts"])

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
-from ansible.plugins.action import ActionBase
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.action_module import (
+    ControllerAction,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.plan import (
     build_plan,
 )
@@ -24,39 +26,24 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict:
-        result = super().run(tmp, task_vars)
-        del tmp
-        task_vars = task_vars or {}
-        try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-            if args["node_facts"] is None:
-                node_facts = _facts_from_hostvars(task_vars)
-            else:
-                node_facts = _given_facts(args["node_facts"])
-            plan = build_plan(
-                node_facts,
-                _cluster_facts(args["cluster"]),
-                target_version=args["target_version"],
-                node_names=args["node_names"],
-                shipped_playbooks=shipped_playbooks(),
-                inventory_hint=args["inventory_hint"] or None,
-                daemon_features_wanted=args["daemon_features_wanted"],
-            )
-        except AnsibleActionFail as exc:
-            result.update(failed=True, msg=exc.message)
-            return result
-        except ValueError as exc:
-            result.update(failed=True, msg=str(exc))
-            return result
-        result.update(changed=False, plan=plan)
-        return result
+    def run_on_controller(self, args: dict[str, Any], task_vars: dict[str, Any]) -> dict[str, Any]:
+        if args["node_facts"] is None:
+            node_facts = _facts_from_hostvars(task_vars)
+        else:
+            node_facts = _given_facts(args["node_facts"])
+        plan = build_plan(
+            node_facts,
+            _cluster_facts(args["cluster"]),
+            target_version=args["target_version"],
+            node_names=args["node_names"],
+            shipped_playbooks=shipped_playbooks(),
+            inventory_hint=args["inventory_hint"] or None,
+            daemon_features_wanted=args["daemon_features_wanted"],
+        )
+        return {"changed": False, "plan": plan}
 
 
 def _kruise_cri(value: object) -> object:

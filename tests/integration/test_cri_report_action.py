@@ -227,6 +227,10 @@ def test_cluster_and_plan_make_the_recommendation(
 
     node_only = run_play(tmp_path, fleet_args, "--check")
     assert node_only["changed"] is True
-    assert node_only["report"]["cluster"] is None and node_only["report"]["plan"] is None
-    assert node_only["recommendation"] is None
-    assert node_only["stats"]["recommendation"] is None
+    # Without a plan the report plans from the same facts: its ways out are the planner's.
+    assert node_only["report"]["cluster"] is None
+    assert node_only["report"]["plan"]["cluster_known"] is False
+    assert (
+        node_only["recommendation"]["path"] == node_only["report"]["plan"]["recommendation"]["path"]
+    )
+    assert node_only["stats"]["recommendation"]["path"] == node_only["recommendation"]["path"]
