@@ -97,31 +97,19 @@ kruise:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
-    AUTH_ARGUMENT_SPEC,
-    KubeAccessError,
-    KubeClient,
-    load_settings,
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+    ClusterModule,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
-    collect_cluster_facts,
+    run_module,
 )
+
+ARGUMENT_SPEC = {"page_size": {"type": "int", "default": 500}}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={**AUTH_ARGUMENT_SPEC, "page_size": {"type": "int", "default": 500}},
-        supports_check_mode=True,
-    )
-    if module.params["page_size"] < 1:
-        module.fail_json(msg=f"page_size {module.params['page_size']} must be 1 or more")
-    try:
-        reader = KubeClient(load_settings(module.params), page_size=module.params["page_size"])
-        facts = collect_cluster_facts(reader)
-    except KubeAccessError as error:
-        module.fail_json(msg=str(error))
-    module.exit_json(changed=False, kruise=facts)
+    module = ClusterModule("kruise_info", ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**module.run(run_module))
 
 
 if __name__ == "__main__":

@@ -99,64 +99,29 @@ actions:
   elements: str
 """
 
-import yaml
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
-    AUTH_ARGUMENT_SPEC,
-    KubeAccessError,
-    KubeClient,
-    KubeRequestError,
-    load_settings,
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+    ClusterModule,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_manifests import (
     DAEMON_STATES,
-    ManifestError,
-    apply_edits,
+    run_module,
 )
+
+ARGUMENT_SPEC = {
+    "namespace": {"type": "str", "required": True},
+    "manager_name": {"type": "str", "default": "kruise-controller-manager"},
+    "daemon_name": {"type": "str", "default": "kruise-daemon"},
+    "manager_image": {"type": "str"},
+    "daemon_image": {"type": "str"},
+    "feature_gates": {"type": "str"},
+    "daemon": {"type": "str", "choices": list(DAEMON_STATES)},
+    "daemonset": {"type": "dict"},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            **AUTH_ARGUMENT_SPEC,
-            "namespace": {"type": "str", "required": True},
-            "manager_name": {"type": "str", "default": "kruise-controller-manager"},
-            "daemon_name": {"type": "str", "default": "kruise-daemon"},
-            "manager_image": {"type": "str"},
-            "daemon_image": {"type": "str"},
-            "feature_gates": {"type": "str"},
-            "daemon": {"type": "str", "choices": list(DAEMON_STATES)},
-            "daemonset": {"type": "dict"},
-        },
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        client = KubeClient(load_settings(params))
-        result = apply_edits(
-            client,
-            params["namespace"],
-            manager_name=params["manager_name"],
-            daemon_name=params["daemon_name"],
-            manager_image=params["manager_image"],
-            daemon_image=params["daemon_image"],
-            feature_gates=params["feature_gates"],
-            daemon=params["daemon"],
-            daemonset=params["daemonset"],
-            check_mode=module.check_mode,
-        )
-    except (KubeAccessError, ManifestError) as error:
-        module.fail_json(msg=str(error))
-    except KubeRequestError as error:
-        module.fail_json(msg=f"the API server refused a change: {error}")
-    if module._diff and result["changed"]:
-        result["diff"] = {
-            "before": yaml.safe_dump(result["before"], sort_keys=True),
-            "after": yaml.safe_dump(result["after"], sort_keys=True),
-            "before_header": f"OpenKruise in {params['namespace']} (before)",
-            "after_header": f"OpenKruise in {params['namespace']} (after)",
-        }
-    module.exit_json(**result)
+    module = ClusterModule("kruise_manifests", ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**module.run(run_module, request_error="the API server refused a change"))
 
 
 if __name__ == "__main__":

@@ -77,68 +77,26 @@ crds:
   elements: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
-    AUTH_ARGUMENT_SPEC,
-    KubeAccessError,
-    KubeClient,
-    KubeRequestError,
-    load_settings,
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+    ClusterModule,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_pin_check import (
     DEFAULT_TARGET_VERSION,
-    PinError,
-    parse_target_version,
-    pin_plan,
-    read_kruise_crds,
+    run_module,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
-    FeatureGatesError,
-)
+
+ARGUMENT_SPEC = {
+    "target_version": {"type": "str", "default": DEFAULT_TARGET_VERSION},
+    "kruise": {"type": "dict", "required": True},
+    "helm_release": {"type": "dict"},
+    "chart": {"type": "dict"},
+    "force": {"type": "bool", "default": False},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            **AUTH_ARGUMENT_SPEC,
-            "target_version": {"type": "str", "default": DEFAULT_TARGET_VERSION},
-            "kruise": {"type": "dict", "required": True},
-            "helm_release": {"type": "dict"},
-            "chart": {"type": "dict"},
-            "force": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    params = module.params
-    try:
-        parse_target_version(params["target_version"])
-        client = KubeClient(load_settings(params))
-        crds = read_kruise_crds(client)
-        plan = pin_plan(
-            params["target_version"],
-            params["kruise"],
-            force=params["force"],
-            helm=params["helm_release"],
-            chart=params["chart"],
-            crds=crds,
-        )
-    except (PinError, FeatureGatesError) as error:
-        module.fail_json(msg=str(error))
-    except KubeAccessError as error:
-        module.fail_json(msg=str(error))
-    except KubeRequestError as error:
-        module.fail_json(msg=f"cannot list OpenKruise's CRDs: {error}")
-    if plan["refused"]:
-        module.fail_json(
-            msg="pinning OpenKruise "
-            + plan["target_version"]
-            + " is refused, because something in use exists only in OpenKruise 1.6 or newer: "
-            + "; ".join(plan["refused"])
-            + ". Nothing was changed. Set force: true (kruise_cri_force=true) to pin anyway",
-            plan=plan,
-            crds=crds,
-        )
-    module.exit_json(changed=False, plan=plan, crds=crds)
+    module = ClusterModule("kruise_pin_check", ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**module.run(run_module, request_error="cannot list OpenKruise's CRDs"))
 
 
 if __name__ == "__main__":

@@ -99,118 +99,31 @@ waited:
   type: float
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
-    AUTH_ARGUMENT_SPEC,
-    KubeAccessError,
-    KubeClient,
-    KubeRequestError,
-    load_settings,
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+    ClusterModule,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_wait import (
     DAEMON_EXPECTATIONS,
-    Expectation,
-    Snapshot,
-    describe_problems,
-    wait_until_ready,
+    run_module,
 )
+
+ARGUMENT_SPEC = {
+    "namespace": {"type": "str", "required": True},
+    "manager_name": {"type": "str", "default": "kruise-controller-manager"},
+    "daemon_name": {"type": "str", "default": "kruise-daemon"},
+    "daemon_selector": {"type": "str", "default": "control-plane=daemon"},
+    "daemon": {"type": "str", "choices": list(DAEMON_EXPECTATIONS), "default": "present"},
+    "version_line": {"type": "str"},
+    "feature_gates": {"type": "str"},
+    "timeout": {"type": "int", "default": 300},
+    "stable_seconds": {"type": "int", "default": 10},
+    "interval": {"type": "float", "default": 2.0},
+}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            **AUTH_ARGUMENT_SPEC,
-            "namespace": {"type": "str", "required": True},
-            "manager_name": {"type": "str", "default": "kruise-controller-manager"},
-            "daemon_name": {"type": "str", "default": "kruise-daemon"},
-            "daemon_selector": {"type": "str", "default": "control-plane=daemon"},
-            "daemon": {"type": "str", "choices": list(DAEMON_EXPECTATIONS), "default": "present"},
-            "version_line": {"type": "str"},
-            "feature_gates": {"type": "str"},
-            "timeout": {"type": "int", "default": 300},
-            "stable_seconds": {"type": "int", "default": 10},
-            "interval": {"type": "float", "default": 2.0},
-        },
-        supports_check_mode=True,
-    )
-    params = module.params
-    if params["timeout"] < 0 or params["stable_seconds"] < 0 or params["interval"] <= 0:
-        module.fail_json(msg="timeout and stable_seconds must be 0 or more, interval above 0")
-    if params["stable_seconds"] > params["timeout"]:
-        module.fail_json(
-            msg=f"stable_seconds {params['stable_seconds']} is longer than timeout "
-            f"{params['timeout']}: the wait could never succeed"
-        )
-    namespace = params["namespace"]
-    base = f"/apis/apps/v1/namespaces/{namespace}"
-
-    try:
-        client = KubeClient(load_settings(params))
-    except KubeAccessError as error:
-        module.fail_json(msg=str(error))
-
-    def get(path: str, resource: str):
-        try:
-            return client.get(path, counted_as=resource)
-        except KubeRequestError as error:
-            if error.status == 404:
-                return None
-            raise
-
-    def read() -> Snapshot:
-        daemonset = get(f"{base}/daemonsets/{params['daemon_name']}", "daemonsets")
-        selector = params["daemon_selector"]
-        if daemonset is not None:
-            labels = ((daemonset.get("spec") or {}).get("selector") or {}).get("matchLabels")
-            if labels:
-                selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
-        pods = list(
-            client.list_items(
-                f"/api/v1/namespaces/{namespace}/pods",
-                {"labelSelector": selector},
-                counted_as="pods",
-            )
-        )
-        deployment = get(f"{base}/deployments/{params['manager_name']}", "deployments")
-        manager_pods = []
-        labels = ((deployment or {}).get("spec") or {}).get("selector", {}).get("matchLabels")
-        if labels:
-            manager_pods = list(
-                client.list_items(
-                    f"/api/v1/namespaces/{namespace}/pods",
-                    {"labelSelector": ",".join(f"{k}={v}" for k, v in sorted(labels.items()))},
-                    counted_as="pods",
-                )
-            )
-        return Snapshot(
-            deployment=deployment,
-            daemonset=daemonset,
-            daemon_pods=pods,
-            manager_pods=manager_pods,
-        )
-
-    expect = Expectation(
-        version_line=params["version_line"],
-        feature_gates=params["feature_gates"],
-        daemon=params["daemon"],
-    )
-    try:
-        result = wait_until_ready(
-            read,
-            expect,
-            timeout=params["timeout"],
-            stable_seconds=params["stable_seconds"],
-            interval=params["interval"],
-        )
-    except (KubeAccessError, KubeRequestError) as error:
-        module.fail_json(msg=f"cannot read OpenKruise's state: {error}")
-    if not result["ready"]:
-        module.fail_json(
-            msg=f"OpenKruise in {namespace} is not as expected after {result['waited']} s: "
-            + describe_problems(result["problems"]),
-            **result,
-        )
-    module.exit_json(changed=False, **result)
+    module = ClusterModule("kruise_wait", ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**module.run(run_module))
 
 
 if __name__ == "__main__":

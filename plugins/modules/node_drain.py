@@ -169,8 +169,9 @@ state:
   type: str
   sample: drain
 unschedulable:
-  description: C(spec.unschedulable) before and after the task (after a failed drain, after the
-    node was uncordoned again).
+  description: C(spec.unschedulable) before and after the task - what the node is (in check mode,
+    what it would be); after a failed drain, after the node was uncordoned again; unchanged when
+    the task refused pods before cordoning.
   returned: when the node was found
   type: dict
   sample: {before: false, after: true}
@@ -246,22 +247,15 @@ requests:
   type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
-    AUTH_ARGUMENT_SPEC,
-    KubeAccessError,
-    KubeClient,
-    load_settings,
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+    ClusterModule,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.node_drain import (
     STATES,
-    options_from_params,
-    run_node_drain,
-    validate_options,
+    run_module,
 )
 
 ARGUMENT_SPEC = {
-    **AUTH_ARGUMENT_SPEC,
     "name": {"type": "str", "required": True},
     "state": {"type": "str", "choices": list(STATES), "default": "drain"},
     "timeout": {"type": "int", "default": 300},
@@ -276,22 +270,8 @@ ARGUMENT_SPEC = {
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    problems = validate_options(module.params)
-    if problems:
-        module.fail_json(msg="; ".join(problems))
-    options = options_from_params(module.params)
-    try:
-        client = KubeClient(load_settings(module.params), max_connections=options.concurrency)
-    except KubeAccessError as error:
-        module.fail_json(msg=str(error))
-    client.headers["User-Agent"] = "kruise-cri/node_drain"
-    outcome = run_node_drain(client, options, check_mode=module.check_mode, diff=module._diff)
-    for warning in outcome.warnings:
-        module.warn(warning)
-    if outcome.failed:
-        module.fail_json(msg=outcome.msg, **outcome.result)
-    module.exit_json(msg=outcome.msg, **outcome.result)
+    module = ClusterModule("node_drain", ARGUMENT_SPEC, supports_check_mode=True)
+    module.exit_json(**module.run(run_module))
 
 
 if __name__ == "__main__":

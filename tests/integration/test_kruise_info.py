@@ -1,4 +1,4 @@
-"""kruise_info against a real control plane: OpenKruise installed by real helm from the test chart,
+"""kruise_info against a real control plane: OpenKruise installed by real helm from the lab's chart,
 kwok nodes of several runtimes, crash-looping daemon pods, and objects of every daemon-dependent
 kind. The module runs through `ansible`, as a user runs it."""
 
@@ -13,32 +13,33 @@ from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+    COLLECTION_VERSION,
+)
 
 from kruise_cri.lab.cluster_objects import (
+    CRASH_MESSAGE,
     bound_pod,
     client_for,
+    crash_looping,
     create_all,
     ensure_namespace,
     kwok_node,
     mark_crash_looping,
 )
 from kruise_cri.lab.controlplane import ControlPlane
+from kruise_cri.lab.helm import KRUISE_CHART
+from kruise_cri.lab.lab_cluster import wait_for_daemon_pods
 from kruise_cri.lab.pki import write_pki
+from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import VENV_BIN, ansible_env
 from tests.integration.kube_helpers import (
-    chart_dir,
     helm,
     run_cluster_module,
     unreachable_kubeconfig,
-    wait_for,
 )
 
 NAMESPACE = "kruise-system"
-CRASH_MESSAGE = (
-    "validate service connection: CRI v1 runtime API is not implemented for endpoint "
-    '"unix:///hostvarrun/dockershim.sock": rpc error: code = Unimplemented desc = unknown '
-    "service runtime.v1.RuntimeService"
-)
 NODES = {
     "info-docker": ("docker://20.10.24", "v1.23.17"),
     "info-containerd-14": ("containerd://1.4.13", "v1.23.17"),
@@ -71,19 +72,12 @@ def kruise_cluster(control_plane: ControlPlane, kube) -> Iterator[ControlPlane]:
         control_plane,
         "install",
         "kruise",
-        str(chart_dir()),
+        str(KRUISE_CHART),
         "--set",
         f"featureGates={FEATURE_GATES.replace(',', chr(92) + ',')}",
     )
 
-    def daemon_pods() -> dict[str, str] | None:
-        pods = kube.get(
-            f"/api/v1/namespaces/{NAMESPACE}/pods", {"labelSelector": "control-plane=daemon"}
-        )
-        by_node = {p["spec"].get("nodeName"): p["metadata"]["name"] for p in pods["items"]}
-        return by_node if all(node in by_node for node in NODES) else None
-
-    pods = wait_for("a kruise-daemon pod on every kwok node", daemon_pods)
+    pods = wait_for_daemon_pods(kube, list(NODES), timeout=60)
     for node in CRASHING:
         mark_crash_looping(kube, NAMESPACE, pods[node], CRASH_MESSAGE)
     ensure_namespace(kube, "apps")
@@ -137,21 +131,13 @@ def kruise_cluster(control_plane: ControlPlane, kube) -> Iterator[ControlPlane]:
         ],
     )
 
-    def crash_looping() -> bool:
+    def all_crash_looping() -> bool:
         pods = kube.get(
             f"/api/v1/namespaces/{NAMESPACE}/pods", {"labelSelector": "control-plane=daemon"}
         )
-        waiting = [
-            p
-            for p in pods["items"]
-            if any(
-                (s.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
-                for s in p.get("status", {}).get("containerStatuses") or []
-            )
-        ]
-        return len(waiting) == len(CRASHING)
+        return sum(crash_looping(p) for p in pods["items"]) == len(CRASHING)
 
-    wait_for("kwok to report the marked daemon pods in CrashLoopBackOff", crash_looping)
+    wait_until("kwok to report the marked daemon pods in CrashLoopBackOff", all_crash_looping)
     yield control_plane
     helm(control_plane, "uninstall", "kruise", "--wait", check=False)
 
@@ -239,11 +225,23 @@ def test_reading_costs_only_list_requests(info):
 def test_manifest_install_and_missing_crds_on_a_second_cluster(tmp_path):
     """A cluster of its own: first without OpenKruise (every kind is a finding, not an error),
     then with the chart's objects applied as plain manifests."""
-    with ControlPlane(directory=tmp_path / "plane", with_kwok=False) as plane:
+    audit_log = tmp_path / "audit.log"
+    flags = audit_flags(tmp_path / "audit-policy.yaml", audit_log)
+    with ControlPlane(
+        directory=tmp_path / "plane", with_kwok=False, extra_apiserver_flags=flags
+    ) as plane:
         empty = run_cluster_module(
             "kruise_cri.remediation.kruise_info", {"kubeconfig": str(plane.kubeconfig)}
         )
         assert not empty.get("failed"), empty.get("msg")
+        # Every request the module sent reached the API server with the module's User-Agent.
+        sent = empty["kruise"]["requests"]["count"]
+        wait_until(
+            "the audit log to show kruise_info's requests",
+            lambda: len(audit_events(audit_log, KRUISE_INFO_USER_AGENT)) >= sent,
+            timeout=10,
+        )
+        assert len(audit_events(audit_log, KRUISE_INFO_USER_AGENT)) == sent
         facts = empty["kruise"]
         assert facts["installed"] is False
         assert facts["install"] == {"method": None, "helm": None}
@@ -259,7 +257,7 @@ def test_manifest_install_and_missing_crds_on_a_second_cluster(tmp_path):
             plane,
             "template",
             "kruise",
-            str(chart_dir()),
+            str(KRUISE_CHART),
             "--namespace",
             NAMESPACE,
             "--set",
@@ -281,6 +279,31 @@ def test_manifest_install_and_missing_crds_on_a_second_cluster(tmp_path):
             "crd": True,
             "count": 0,
         }
+
+
+KRUISE_INFO_USER_AGENT = f"kruise-cri/{COLLECTION_VERSION} kruise_cri.remediation.kruise_info"
+
+
+def audit_flags(policy: Path, log: Path) -> tuple[str, ...]:
+    """kube-apiserver flags that log every request's metadata (user agent included) to ``log``."""
+    policy.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "audit.k8s.io/v1",
+                "kind": "Policy",
+                "omitStages": ["RequestReceived"],
+                "rules": [{"level": "Metadata"}],
+            }
+        )
+    )
+    return (f"--audit-policy-file={policy}", f"--audit-log-path={log}")
+
+
+def audit_events(log: Path, user_agent: str) -> list[dict[str, Any]]:
+    if not log.exists():
+        return []
+    events = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [event for event in events if event.get("userAgent") == user_agent]
 
 
 def _apply(plane: ControlPlane, manifest: Path) -> None:

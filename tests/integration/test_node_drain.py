@@ -25,8 +25,9 @@ import pytest
 
 from kruise_cri.lab.cluster_objects import bound_pod, create_all, ensure_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
+from kruise_cri.lab.waiting import WaitTimeout, wait_until
 from tests.integration.ansible_run import VENV_BIN, ansible_env
-from tests.integration.kube_helpers import run_cluster_module, wait_for
+from tests.integration.kube_helpers import run_cluster_module
 
 MODULE = "kruise_cri.remediation.node_drain"
 NAMESPACE = "drain-test"
@@ -121,7 +122,7 @@ def uncordon_spares_once_blocked(kube, seen: dict[str, Any]) -> None:
     """Runs beside the drain: once one pod of each budgeted Deployment is being evicted, wait
     BLOCKED_SECONDS, note how many of their pods still run on the source, uncordon the spares."""
     try:
-        wait_for(
+        wait_until(
             "one evicted pod of each budgeted Deployment",
             lambda: all(
                 not_terminating(pods_on(kube, SOURCE), app) < replicas
@@ -132,7 +133,7 @@ def uncordon_spares_once_blocked(kube, seen: dict[str, Any]) -> None:
         time.sleep(BLOCKED_SECONDS)
         pods = pods_on(kube, SOURCE)
         seen["running"] = {app: not_terminating(pods, app) for app in PDB_DEPLOYMENTS}
-    except AssertionError as error:
+    except WaitTimeout as error:
         seen["error"] = str(error)
     finally:
         for name in SPARES:
@@ -176,7 +177,7 @@ def cluster(control_plane: ControlPlane, kube) -> Iterator[dict[str, Any]]:
     """The main scenario's workloads on drain-src, every one Running, budgets settled."""
     ensure_namespace(kube, NAMESPACE)
     # Pods are admitted once kube-controller-manager has created the namespace's default account.
-    wait_for(
+    wait_until(
         "the namespace's default ServiceAccount",
         lambda: any(
             a["metadata"]["name"] == "default"
@@ -265,14 +266,14 @@ def cluster(control_plane: ControlPlane, kube) -> Iterator[dict[str, Any]]:
         pods = pods_on(kube, SOURCE)
         return pods if len(pods) == expected and running(pods) else None
 
-    before = wait_for(f"{expected} Running pods on {SOURCE}", source_ready, timeout=120)
-    wait_for(
+    before = wait_until(f"{expected} Running pods on {SOURCE}", source_ready, timeout=120)
+    wait_until(
         "2 Running pods on drain-stuck",
         lambda: len(pods_on(kube, STUCK)) == 2 and running(pods_on(kube, STUCK)),
         timeout=120,
     )
-    wait_for("the budgets' status", lambda: budgets_settled(kube, list(PDB_DEPLOYMENTS), 1))
-    wait_for("the stuck budget's status", lambda: budgets_settled(kube, ["stuck"], 0))
+    wait_until("the budgets' status", lambda: budgets_settled(kube, list(PDB_DEPLOYMENTS), 1))
+    wait_until("the stuck budget's status", lambda: budgets_settled(kube, ["stuck"], 0))
     yield {"before": before}
     kube.send("DELETE", f"/api/v1/namespaces/{NAMESPACE}")
     for name in (SOURCE, *SPARES, IDLE, STUCK):
@@ -325,6 +326,8 @@ def test_unmanaged_and_emptydir_pods_are_refused_without_options(
     assert "set force=true" in refused["solo"]
     assert "delete_emptydir_data=true" in refused[cache]
     assert result["msg"].endswith("nothing was changed")
+    # Refused before the cordon: the result says what the node is.
+    assert result["unschedulable"] == {"before": False, "after": False}
     assert not unschedulable(kube, SOURCE)
     assert set(pods_on(kube, SOURCE)) == set(cluster["before"])
 
@@ -401,7 +404,7 @@ def test_drain_waits_for_budgets_and_leaves_daemon_and_mirror_pods(
                 return False
         return True
 
-    wait_for("web and api back at full strength", replacements_ready, timeout=180)
+    wait_until("web and api back at full strength", replacements_ready, timeout=180)
     db = kube.get(f"/api/v1/namespaces/{NAMESPACE}/pods/db-0")
     assert db["spec"]["nodeName"] in SPARES
     # The StatefulSet recreated db-0 under the same name: the drain waited for the old UID.

@@ -32,18 +32,7 @@ except ImportError as error:  # pragma: no cover - reported by the module
 
 DEFAULT_PAGE_SIZE = 500
 REQUEST_TIMEOUT = 60.0
-# The options of the doc fragment kruise_cri.remediation.kube_auth, as an AnsibleModule spec.
-AUTH_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "kubeconfig": {"type": "path"},
-    "context": {"type": "str"},
-    "host": {"type": "str"},
-    "api_key": {"type": "str", "no_log": True},
-    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
-    "client_cert": {"type": "path", "aliases": ["cert_file"]},
-    "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},
-    "proxy": {"type": "str"},
-}
+DEFAULT_USER_AGENT = "kruise-cri"
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
@@ -153,6 +142,7 @@ class KubeClient:
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
         max_connections: int = 16,
+        user_agent: str = DEFAULT_USER_AGENT,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size {page_size} must be 1 or more")
@@ -184,7 +174,8 @@ class KubeClient:
             self.pool: Any = urllib3.ProxyManager(settings.proxy, **pool_options)
         else:
             self.pool = urllib3.PoolManager(**pool_options)
-        self.headers = {"Accept": "application/json", "User-Agent": "kruise-cri/kruise_info"}
+        # Sent with every request; a module's names the module (cluster/ansible_module.py).
+        self.headers = {"Accept": "application/json", "User-Agent": user_agent}
         if settings.authorization:
             self.headers["Authorization"] = settings.authorization
 

@@ -1,27 +1,46 @@
-"""Helm release handling for kruise_helm_release: value merging, chart kubeVersion constraints,
-chart references, manifest comparison, and a small wrapper of the helm command line.
+"""The kruise_helm_release module: read, upgrade with merged values, or roll back OpenKruise's Helm
+release with the helm binary. Chart references, manifest comparison, a small wrapper of the helm
+command line (:class:`HelmCli`), and :func:`run_module`, what the module does with them.
 
-Everything but :class:`HelmCli` is pure. :class:`HelmCli` only builds argument vectors and parses
-helm's JSON; it runs commands through a callable the module gives it
-(``AnsibleModule.run_command``), so it is tested with a fake.
+:class:`HelmCli` only builds argument vectors and parses helm's JSON; it runs commands through a
+callable the module gives it (``AnsibleModule.run_command``), so it is tested with a fake.
 
 Values are never left to helm's reuse rules: an upgrade passes the release's *complete* user values
 (``helm get values``) deep-merged with the change, in a values file, with ``--reset-values``. The
 result is the chart's defaults plus exactly the user's values plus the change, whatever helm's
 ``--reuse-values`` defaults are (the trap of kubernetes.core.helm's ``reset_values: true``, which
-drops every value not passed again).
+drops every value not passed again). Merging is :mod:`.values`'s, the chart's ``kubeVersion``
+check :mod:`.semver`'s.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import re
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    KubeAccessError,
+    KubeRequestError,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.semver import (
+    ConstraintError,
+    satisfies,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.values import (
+    deep_merge,
+    values_diff,
+)
+
+if TYPE_CHECKING:
+    from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+        ClusterModule,
+    )
 
 DEFAULT_CHART_REF = "openkruise/kruise"
 DEFAULT_CHART_REPO_URL = "https://openkruise.github.io/charts/"
@@ -30,207 +49,6 @@ DEPLOYED = "deployed"
 
 class HelmError(Exception):
     """helm failed; the message has the command (without secrets) and helm's own words."""
-
-
-class ConstraintError(ValueError):
-    """A kubeVersion constraint that cannot be read."""
-
-
-# --------------------------------------------------------------------------------------------
-# Values
-
-
-def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` merged in, recursively for mappings. An override of ``None``
-    removes the key (so the chart's default applies again); lists and scalars replace."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in overrides.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def dig(values: Mapping[str, Any] | None, path: str) -> Any:
-    """``dig(values, "manager.image.tag")``; None when any step is missing."""
-    node: Any = values
-    for step in path.split("."):
-        if not isinstance(node, Mapping) or step not in node:
-            return None
-        node = node[step]
-    return node
-
-
-def values_yaml(values: Mapping[str, Any]) -> str:
-    return yaml.safe_dump(dict(values), sort_keys=True, default_flow_style=False) if values else ""
-
-
-def values_diff(
-    before: Mapping[str, Any], after: Mapping[str, Any], before_header: str, after_header: str
-) -> dict[str, str]:
-    return {
-        "before": values_yaml(before),
-        "after": values_yaml(after),
-        "before_header": before_header,
-        "after_header": after_header,
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Semantic versions and chart kubeVersion constraints (Masterminds semver v3, as helm reads them)
-
-_VERSION_RE = re.compile(
-    r"^v?(?P<major>0|[1-9]\d*|[xX*])"
-    r"(?:\.(?P<minor>\d+|[xX*]))?"
-    r"(?:\.(?P<patch>\d+|[xX*]))?"
-    r"(?:-(?P<pre>[0-9A-Za-z.-]+))?"
-    r"(?:\+(?P<build>[0-9A-Za-z.-]+))?$"
-)
-_COMPARATOR_RE = re.compile(
-    r"\s*(?P<op>!=|>=|=>|<=|=<|~>|>|<|=|~|\^)?\s*"
-    r"(?P<version>v?[0-9xX*]+(?:\.[0-9xX*]+){0,2}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)"
-    r"\s*,?"
-)
-
-
-@dataclass(frozen=True, order=False)
-class Version:
-    major: int
-    minor: int
-    patch: int
-    prerelease: tuple[str, ...] = ()
-
-    def key(self) -> tuple[Any, ...]:
-        # A release sorts after its prereleases; numeric identifiers sort before alphanumeric.
-        pre: tuple[Any, ...] = tuple(
-            (0, int(part), "") if part.isdigit() else (1, 0, part) for part in self.prerelease
-        )
-        return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
-
-    def __str__(self) -> str:
-        text = f"{self.major}.{self.minor}.{self.patch}"
-        return text + ("-" + ".".join(self.prerelease) if self.prerelease else "")
-
-
-def parse_version(text: str) -> Version:
-    """A full version (``v1.37.2``, ``1.28.3-eks-1``); raises ValueError otherwise."""
-    match = _VERSION_RE.match(str(text).strip())
-    if not match or any(
-        (match.group(part) or "0") in ("x", "X", "*") for part in ("major", "minor", "patch")
-    ):
-        raise ValueError(f"{text!r} is not a version")
-    pre = tuple(match.group("pre").split(".")) if match.group("pre") else ()
-    return Version(
-        int(match.group("major")),
-        int(match.group("minor") or 0),
-        int(match.group("patch") or 0),
-        pre,
-    )
-
-
-def _bound(text: str) -> tuple[Version, int]:
-    """The version a comparator names, and how many leading parts were given as numbers
-    (``1.2`` or ``1.2.x`` -> 2)."""
-    match = _VERSION_RE.match(text)
-    if not match:
-        raise ConstraintError(f"{text!r} is not a version")
-    parts = [match.group("major"), match.group("minor"), match.group("patch")]
-    given = 0
-    for part in parts:
-        if part is None or part in ("x", "X", "*"):
-            break
-        given += 1
-    numbers = [int(part) if part and part.isdigit() else 0 for part in parts]
-    pre = tuple(match.group("pre").split(".")) if match.group("pre") else ()
-    return Version(numbers[0], numbers[1], numbers[2], pre), given
-
-
-def _bump(version: Version, index: int) -> Version:
-    """The next version at part ``index`` (0 major, 1 minor, 2 patch), lower parts zeroed."""
-    parts = [version.major, version.minor, version.patch]
-    parts[index] += 1
-    for lower in range(index + 1, 3):
-        parts[lower] = 0
-    return Version(parts[0], parts[1], parts[2])
-
-
-def _check(op: str, text: str, version: Version) -> bool:
-    bound, given = _bound(text)
-    # Masterminds v3: a prerelease only satisfies comparators that name a prerelease.
-    if version.prerelease and not bound.prerelease:
-        return False
-    key = version.key()
-    if op in ("", "="):
-        if given == 3:
-            return key == bound.key()
-        if given == 0:
-            return True
-        return bound.key() <= key < _bump(bound, given - 1).key()
-    if op == "!=":
-        if given == 3:
-            return key != bound.key()
-        if given == 0:
-            return False
-        return not bound.key() <= key < _bump(bound, given - 1).key()
-    if op == ">":
-        if given == 3:
-            return key > bound.key()
-        return given > 0 and key >= _bump(bound, given - 1).key()
-    if op in (">=", "=>"):
-        return key >= bound.key()
-    if op == "<":
-        return key < bound.key() if given else False
-    if op in ("<=", "=<"):
-        if given == 3:
-            return key <= bound.key()
-        return given == 0 or key < _bump(bound, given - 1).key()
-    if op in ("~", "~>"):
-        upper = _bump(bound, 0 if given <= 1 else 1)
-        return bound.key() <= key < upper.key()
-    if op == "^":
-        if bound.major > 0 or given <= 1:
-            upper = _bump(bound, 0)
-        elif bound.minor > 0 or given == 2:
-            upper = _bump(bound, 1)
-        else:
-            upper = _bump(bound, 2)
-        return bound.key() <= key < upper.key()
-    raise ConstraintError(f"unknown operator {op!r}")
-
-
-def _comparators(group: str) -> list[tuple[str, str]]:
-    text = group.strip()
-    hyphen = re.match(r"^(\S+)\s+-\s+(\S+)$", text)
-    if hyphen:
-        return [(">=", hyphen.group(1)), ("<=", hyphen.group(2))]
-    found: list[tuple[str, str]] = []
-    position = 0
-    while position < len(text):
-        match = _COMPARATOR_RE.match(text, position)
-        if not match or match.end() == position:
-            raise ConstraintError(f"cannot read {text[position:]!r}")
-        found.append((match.group("op") or "", match.group("version")))
-        position = match.end()
-    if not found:
-        raise ConstraintError("empty constraint")
-    return found
-
-
-def satisfies(version: str, constraint: str) -> bool:
-    """Whether ``version`` meets a chart's ``kubeVersion`` constraint, as helm decides it
-    (``||`` between alternatives; commas or spaces between comparators that must all hold)."""
-    parsed = parse_version(str(version).split("+", 1)[0])
-    groups = [group for group in str(constraint).split("||")]
-    if not any(group.strip() for group in groups):
-        return True
-    return any(
-        all(_check(op, text, parsed) for op, text in _comparators(group))
-        for group in groups
-        if group.strip()
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -431,3 +249,268 @@ class HelmCli:
 
     def pull(self, source: ChartSource, directory: str) -> None:
         self.call("pull", *source.pull_args, "--destination", directory)
+
+
+# --------------------------------------------------------------------------------------------
+# The module
+
+
+class Failure(Exception):
+    """The task fails with this message (and the helm commands run so far)."""
+
+
+def run_module(module: ClusterModule) -> dict[str, Any]:
+    """The kruise_helm_release module's result; helm's failures fail the task with the commands
+    run so far."""
+    workdir = tempfile.mkdtemp(prefix="kruise-cri-helm-")
+    cli = None
+    try:
+        cli = _cli(module)
+        result = _run(module, cli, workdir)
+    except (Failure, HelmError, ValueError) as error:
+        module.fail_json(msg=str(error), commands=cli.commands if cli else [])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result["commands"] = cli.commands
+    return result
+
+
+def _cli(module: ClusterModule) -> HelmCli:
+    params = module.params
+    binary = params["helm_binary"]
+    if os.sep not in binary:
+        found = module.get_bin_path(binary)
+        if not found:
+            raise Failure(
+                f"helm binary {binary!r} not found in PATH: install helm or set helm_binary"
+            )
+        binary = found
+    elif not os.access(binary, os.X_OK):
+        raise Failure(f"helm binary {binary} does not exist or is not executable")
+    args, env = connection_args(params)
+
+    def run(argv, extra_env):
+        return module.run_command(argv, environ_update=dict(extra_env), check_rc=False)
+
+    return HelmCli(binary=binary, global_args=args, env=env, run=run)
+
+
+def _server_version(module: ClusterModule) -> str:
+    try:
+        client = module.client()
+        return str(client.get("/version", counted_as="version").get("gitVersion") or "")
+    except KubeAccessError as error:
+        raise Failure(str(error)) from error
+    except KubeRequestError as error:
+        raise Failure(f"cannot read the API server's version: {error}") from error
+
+
+def _run(module: ClusterModule, cli: HelmCli, workdir: str) -> dict:
+    params = module.params
+    server_version = _server_version(module)
+    name, namespace = params["release"], params["namespace"]
+    release = cli.release(name, namespace)
+    if release is None:
+        raise Failure(
+            f"Helm release {name!r} not found in namespace {namespace!r} "
+            f"(helm list -n {namespace} shows the releases there); nothing was changed"
+        )
+    result = {"changed": False, "server_version": server_version, "before": release.summary()}
+    state = params["state"]
+    if state == "info":
+        result["release"] = release.summary()
+        result["computed_values"] = cli.values(name, namespace, computed=True)
+        if params["chart_version"]:
+            chart = _chart(module, cli, workdir, params["chart_version"], server_version)
+            result["chart"] = {k: v for k, v in chart.items() if k != "path"}
+        if params["history"] > 0:
+            result["history"] = _history(cli, name, namespace, params["history"])
+        return result
+    if state == "rolled_back":
+        return _rollback(module, cli, release, result)
+    return _upgrade(module, cli, release, result, workdir, server_version)
+
+
+def _chart(module, cli, workdir, version, server_version) -> dict:
+    params = module.params
+    source = chart_source(
+        params["chart_ref"], params["chart_repo_url"], version, lambda ref: os.path.exists(ref)
+    )
+    path = source.local_path
+    if path is None:
+        pulled = os.path.join(workdir, "chart")
+        os.mkdir(pulled, 0o700)
+        cli.pull(source, pulled)
+        archives = sorted(os.listdir(pulled))
+        if len(archives) != 1:
+            raise Failure(f"helm pull {source.describe} left {archives!r}, not one chart archive")
+        path = os.path.join(pulled, archives[0])
+    metadata = cli.show_chart(path)
+    chart_version = str(metadata.get("version") or "")
+    if chart_version.lstrip("v") != str(version).lstrip("v"):
+        raise Failure(
+            f"the chart at {params['chart_ref']} is version {chart_version or 'unknown'}, not "
+            f"{version}; point chart_ref at chart {version}"
+        )
+    kube_version = metadata.get("kubeVersion")
+    kube_version_ok = True
+    if kube_version:
+        try:
+            kube_version_ok = satisfies(server_version, str(kube_version))
+        except (ConstraintError, ValueError) as error:
+            raise Failure(
+                f"cannot check chart {chart_version}'s kubeVersion {kube_version!r} against the "
+                f"API server's {server_version}: {error}"
+            ) from error
+        if not kube_version_ok:
+            raise Failure(
+                f"chart {metadata.get('name')} {chart_version} requires Kubernetes "
+                f"{kube_version}; the API server is {server_version}. Nothing was changed"
+            )
+    return {
+        "name": metadata.get("name"),
+        "version": chart_version,
+        "app_version": metadata.get("appVersion"),
+        "kube_version": kube_version,
+        "kube_version_ok": kube_version_ok,
+        "default_values": cli.show_values(path),
+        "source": params["chart_ref"],
+        "path": path,
+    }
+
+
+def _history(cli: HelmCli, name: str, namespace: str, depth: int) -> list:
+    entries = []
+    for entry in cli.history(name, namespace, depth):
+        revision = int(entry.get("revision") or 0)
+        entries.append(
+            {
+                "revision": revision,
+                "status": entry.get("status"),
+                "chart": entry.get("chart"),
+                "app_version": entry.get("app_version"),
+                "description": entry.get("description"),
+                "updated": entry.get("updated"),
+                "values": cli.values(name, namespace, revision=revision),
+                "computed_values": cli.values(name, namespace, computed=True, revision=revision),
+            }
+        )
+    return entries
+
+
+def _write_values(workdir: str, values: dict) -> str:
+    path = os.path.join(workdir, "values.yaml")
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(values, handle)  # JSON is YAML; no YAML quirks with strings like "on"
+    return path
+
+
+def _upgrade(module, cli, release, result, workdir, server_version) -> dict:
+    params = module.params
+    version = params["chart_version"] or release.chart_version
+    if not version:
+        raise Failure("the release's chart version is unknown: give chart_version")
+    if release.status != DEPLOYED:
+        raise Failure(
+            f"release {release.name} is {release.status!r}, not deployed: finish or roll back "
+            f"that operation first (helm history {release.name} -n {release.namespace})"
+        )
+    chart = _chart(module, cli, workdir, version, server_version)
+    result["chart"] = {k: v for k, v in chart.items() if k not in ("default_values", "path")}
+    if release.chart and chart["name"] and chart["name"] != release.chart:
+        raise Failure(
+            f"the chart at {params['chart_ref']} is {chart['name']!r}; release {release.name} "
+            f"runs chart {release.chart!r}"
+        )
+    desired = deep_merge(release.values, params["values"])
+    same_chart = str(release.chart_version).lstrip("v") == str(chart["version"]).lstrip("v")
+    if same_chart and desired == release.values:
+        result["release"] = release.summary()
+        return result
+    result["changed"] = True
+    if module._diff:
+        result["diff"] = values_diff(
+            release.values,
+            desired,
+            f"{release.name} values (revision {release.revision}, chart {release.chart_version})",
+            f"{release.name} values (chart {chart['version']})",
+        )
+    values_file = _write_values(workdir, desired)
+    argv = [
+        "upgrade",
+        release.name,
+        chart["path"],
+        "--namespace",
+        release.namespace,
+        "--values",
+        values_file,
+        "--reset-values",
+        "--timeout",
+        f"{params['timeout']}s",
+        "--description",
+        params["description"] or f"kruise-cri: chart {chart['version']}",
+    ]
+    if params["wait"]:
+        argv.append("--wait")
+    before_manifest = cli.manifest(release.name, release.namespace)
+    if module.check_mode:
+        rendered = cli.json(*argv, "--dry-run=server") or {}
+        result["manifest_changes"] = manifest_changes(before_manifest, rendered.get("manifest"))
+        result["release"] = {
+            **release.summary(),
+            "chart_version": chart["version"],
+            "app_version": chart["app_version"],
+            "values": desired,
+        }
+        return result
+    upgraded = cli.json(*argv) or {}
+    result["manifest_changes"] = manifest_changes(before_manifest, upgraded.get("manifest"))
+    after = cli.release(release.name, release.namespace)
+    result["release"] = after.summary() if after else None
+    return result
+
+
+def _rollback(module, cli, release, result) -> dict:
+    params = module.params
+    revision = params["revision"]
+    if revision < 1:
+        raise Failure(f"revision {revision} must be 1 or more")
+    target_values = cli.values(release.name, release.namespace, revision=revision)
+    history = {
+        int(entry.get("revision") or 0): entry
+        for entry in cli.history(release.name, release.namespace, None)
+    }
+    target = history.get(revision)
+    if target is None:
+        raise Failure(
+            f"release {release.name} has no revision {revision} (helm history shows "
+            f"{sorted(history)})"
+        )
+    target_chart = str(target.get("chart") or "")
+    current_chart = f"{release.chart}-{release.chart_version}"
+    if (
+        release.revision == revision
+        or (target_chart == current_chart and target_values == release.values)
+    ) and release.status == DEPLOYED:
+        result["release"] = release.summary()
+        return result
+    result["changed"] = True
+    if module._diff:
+        result["diff"] = values_diff(
+            release.values,
+            target_values,
+            f"{release.name} values (revision {release.revision}, chart {release.chart_version})",
+            f"{release.name} values (revision {revision}, {target_chart})",
+        )
+    if module.check_mode:
+        result["release"] = release.summary()
+        return result
+    argv = ["rollback", release.name, str(revision), "--namespace", release.namespace]
+    argv += ["--timeout", f"{params['timeout']}s"]
+    if params["wait"]:
+        argv.append("--wait")
+    cli.call(*argv)
+    after = cli.release(release.name, release.namespace)
+    result["release"] = after.summary() if after else None
+    return result

@@ -11,10 +11,9 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     TABLE,
@@ -29,6 +28,12 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
     line_of,
     version_from_image,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import natural_key
+
+if TYPE_CHECKING:
+    from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+        ClusterModule,
+    )
 
 CLUSTER_FACTS_SCHEMA = 1
 KRUISE_GROUP = "apps.kruise.io"
@@ -385,7 +390,7 @@ def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
         "api": facts["api"],
         "installed": facts["manager"] is not None or bool(served),
         **{key: value for key, value in facts.items() if key not in ("schema", "api")},
-        "nodes": [nodes[name] for name in sorted(nodes, key=_natural_key)],
+        "nodes": [nodes[name] for name in sorted(nodes, key=natural_key)],
         "feature_use": feature_use,
         "findings": sorted(findings, key=lambda f: (str(f["source"]), str(f["message"]))),
         "requests": reader.request_summary(),
@@ -449,10 +454,6 @@ def _install_and_daemon(reader: KubeClient, findings: list[dict[str, Any]]) -> d
         "daemon": daemon,
         "_daemon_pods": pods,
     }
-
-
-def _natural_key(value: str) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", value)]
 
 
 def _list(
@@ -674,3 +675,11 @@ def _feature_use(
         "in_use": in_use,
         "summary": feature_use_summary(kinds, predownload_count, len(sidecar_pods)),
     }
+
+
+def run_module(module: ClusterModule) -> dict[str, Any]:
+    """The kruise_info module's result: the cluster facts as ``kruise``."""
+    page_size = module.params["page_size"]
+    if page_size < 1:
+        module.fail_json(msg=f"page_size {page_size} must be 1 or more")
+    return {"changed": False, "kruise": collect_cluster_facts(module.client(page_size=page_size))}

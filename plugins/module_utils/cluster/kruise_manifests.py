@@ -13,8 +13,9 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeClient,
     KubeRequestError,
@@ -27,6 +28,11 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
     RECORD_FEATURE_GATES,
     RECORD_FEATURE_GATES_SET,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+        ClusterModule,
+    )
 
 RECORD_CONFIGMAP = "kruise-cri-daemon-gate"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kruise-cri"}
@@ -352,3 +358,31 @@ def _get(client: KubeClient, path: str) -> dict[str, Any] | None:
         if error.status == 404:
             return None
         raise
+
+
+def run_module(module: ClusterModule) -> dict[str, Any]:
+    """The kruise_manifests module's result, with the diff in diff mode."""
+    params = module.params
+    try:
+        result = apply_edits(
+            module.client(),
+            params["namespace"],
+            manager_name=params["manager_name"],
+            daemon_name=params["daemon_name"],
+            manager_image=params["manager_image"],
+            daemon_image=params["daemon_image"],
+            feature_gates=params["feature_gates"],
+            daemon=params["daemon"],
+            daemonset=params["daemonset"],
+            check_mode=module.check_mode,
+        )
+    except ManifestError as error:
+        module.fail_json(msg=str(error))
+    if module._diff and result["changed"]:
+        result["diff"] = {
+            "before": yaml.safe_dump(result["before"], sort_keys=True),
+            "after": yaml.safe_dump(result["after"], sort_keys=True),
+            "before_header": f"OpenKruise in {params['namespace']} (before)",
+            "after_header": f"OpenKruise in {params['namespace']} (after)",
+        }
+    return result

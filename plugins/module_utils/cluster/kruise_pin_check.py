@@ -23,7 +23,7 @@ pin to 1.5 would silently lose it or break:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeClient,
@@ -33,6 +33,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.val
     dig,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
+    FeatureGatesError,
     chart_renders_daemon,
     daemon_enabled,
     gates_unknown_to_line,
@@ -46,6 +47,11 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
     parse_version,
     version_from_image,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+        ClusterModule,
+    )
 
 TARGET_LINE = BRIDGE_LINE
 DEFAULT_TARGET_VERSION = BRIDGE_RELEASE
@@ -438,3 +444,33 @@ def read_kruise_crds(client: KubeClient) -> list[dict[str, Any]]:
                 entry["error"] = f"HTTP {error.status} {error.message}"
         found.append(entry)
     return sorted(found, key=lambda e: (str(e["group"]), str(e["kind"])))
+
+
+def run_module(module: ClusterModule) -> dict[str, Any]:
+    """The kruise_pin_check module's result; a refused pin fails the task with the plan."""
+    params = module.params
+    try:
+        parse_target_version(params["target_version"])
+        client = module.client()
+        crds = read_kruise_crds(client)
+        plan = pin_plan(
+            params["target_version"],
+            params["kruise"],
+            force=params["force"],
+            helm=params["helm_release"],
+            chart=params["chart"],
+            crds=crds,
+        )
+    except (PinError, FeatureGatesError) as error:
+        module.fail_json(msg=str(error))
+    if plan["refused"]:
+        module.fail_json(
+            msg="pinning OpenKruise "
+            + plan["target_version"]
+            + " is refused, because something in use exists only in OpenKruise 1.6 or newer: "
+            + "; ".join(plan["refused"])
+            + ". Nothing was changed. Set force: true (kruise_cri_force=true) to pin anyway",
+            plan=plan,
+            crds=crds,
+        )
+    return {"changed": False, "plan": plan, "crds": crds}

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
@@ -39,6 +39,11 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeClient,
     KubeRequestError,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
+        ClusterModule,
+    )
 
 STATES = ("cordon", "drain", "uncordon")
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
@@ -808,12 +813,14 @@ def run_node_drain(
         return finish(True, str(error))
     timings["preflight"] = round(clock() - started, 3)
     result["skipped_pods"] = list(plan.skipped)
-    result["unschedulable"] = {"before": before, "after": True}
+    # What the node is: refused pods fail the task before it is cordoned.
+    result["unschedulable"] = {"before": before, "after": before}
     if plan.refused:
         result["refused"] = plan.refused
         return finish(True, refusal_message(options.node, plan.refused))
 
     if check_mode:
+        result["unschedulable"]["after"] = True  # as it would be
         result["would_evict"] = [
             {"namespace": p.namespace, "name": p.name, "uid": p.uid, "notes": list(p.notes)}
             for p in plan.evict
@@ -838,6 +845,7 @@ def run_node_drain(
             mark = clock()
             set_unschedulable(client, options.node, True)
             cordoned_here = True
+            result["unschedulable"]["after"] = True
             # A pod may have been bound between the first LIST and the cordon.
             plan = plan_drain(list_node_pods(client, options), options)
             result["skipped_pods"] = list(plan.skipped)
@@ -901,6 +909,21 @@ def run_node_drain(
         f"{len(plan.skipped)} skipped",
         eviction_warnings(_done_refs(run)),
     )
+
+
+def run_module(module: ClusterModule) -> dict[str, Any]:
+    """The node_drain module's result; a failed outcome fails the task with its result."""
+    problems = validate_options(module.params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    options = options_from_params(module.params)
+    client = module.client(max_connections=options.concurrency)
+    outcome = run_node_drain(client, options, check_mode=module.check_mode, diff=module._diff)
+    for warning in outcome.warnings:
+        module.warn(warning)
+    if outcome.failed:
+        module.fail_json(msg=outcome.msg, **outcome.result)
+    return {"msg": outcome.msg, **outcome.result}
 
 
 class _DeadlineExpired(Exception):
