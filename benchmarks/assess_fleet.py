@@ -3,7 +3,7 @@
 
 A few real runtimes are started once, each in its own host root (containerd 1.4, 1.6, 1.7, 2.x with
 CRI, and dockerd on a containerd 1.6 with CRI disabled). Then N lightweight host roots are laid out,
-round-robin over the lab's node types (kruise_cri.lab.fleet.NODES): their sockets are hard links to
+round-robin over the lab's node types (kruise_cri.lab.nodes.NODES): their sockets are hard links to
 the real sockets at the standard paths (a unix socket can be hard-linked and connected through),
 with the kubelet files, daemon.json and containerd config.toml of the node type. For each N, in the
 same run, this times (median of --repeat runs, interleaved):
@@ -38,21 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from bench_common import end_process_group, terminate_as_interrupt
+from bench_common import REPO_ROOT, end_process_group, terminate_as_interrupt, use_this_checkout
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+use_this_checkout()
 
 from kruise_cri.lab.dockershim_build import ensure_dockershim, start_dockershim  # noqa: E402
-from kruise_cri.lab.fleet import (  # noqa: E402
-    DOCKER_DAEMON_JSON,
-    NODES,
-    NodeSpec,
-    node_python,
-    write_node_files,
-)
+from kruise_cri.lab.fleet import node_python, write_node_files  # noqa: E402
 from kruise_cri.lab.gotools import ensure_go_tool, go_tool_record  # noqa: E402
+from kruise_cri.lab.nodes import DOCKER_DAEMON_JSON, NODES, NodeSpec  # noqa: E402
 from kruise_cri.lab.packages import ensure_runtime, ensure_runtimes  # noqa: E402
 from kruise_cri.lab.runtimes import (  # noqa: E402
     HostRoot,

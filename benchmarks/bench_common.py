@@ -1,4 +1,5 @@
-"""What the benchmarks share: clean-up on signals and ending process groups."""
+"""What the benchmarks share: this checkout on sys.path, clean-up on signals and ending process
+groups."""
 
 from __future__ import annotations
 
@@ -6,7 +7,20 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COLLECTIONS_PATH = REPO_ROOT / ".collections"
+
+
+def use_this_checkout() -> None:
+    """Import ``kruise_cri`` and ``ansible_collections.kruise_cri.remediation`` from this
+    repository: a benchmark runs as a script, from any folder."""
+    for path in (REPO_ROOT, COLLECTIONS_PATH):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
 
 
 @contextlib.contextmanager

@@ -3,13 +3,13 @@
 
 A real control plane (etcd and kube-apiserver v1.37.2 of kruise_cri.lab.controlplane, on loopback)
 is filled with --nodes nodes (default 5,000) of five runtimes, --pods pods (default 50,000) bound
-to them over many namespaces, OpenKruise installed with the real helm from tests/charts/kruise,
+to them over many namespaces, OpenKruise installed with the real helm from the lab's chart,
 one kruise-daemon pod and one NodeImage per node (as the DaemonSet controller and kruise-manager
 would make them) and a handful of objects of every daemon-dependent Kruise kind. Nothing of that
 is timed. Then, in the same run, interleaved, --repeat times (median and min reported):
 
   ours (in-process)  collect_cluster_facts() of kruise_info's module_utils, then the planner's
-                     build_plan() when plugins/module_utils/remediation_planner.py imports;
+                     build_plan() (plugins/plugin_utils/remediation_plan/plan.py);
   ours (ansible)     `ansible localhost -m kruise_cri.remediation.kruise_info`, as a user runs it;
   kubectl            `kubectl get nodes -o wide`, `kubectl get <kind> -A` for the six Kruise kinds
                      and `kubectl get pods -A` (reported with and without the pods).
@@ -58,13 +58,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from bench_common import end_process_group, terminate_as_interrupt
+from bench_common import (
+    COLLECTIONS_PATH,
+    REPO_ROOT,
+    end_process_group,
+    terminate_as_interrupt,
+    use_this_checkout,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-COLLECTIONS_PATH = REPO_ROOT / ".collections"
-for _path in (REPO_ROOT, COLLECTIONS_PATH):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+use_this_checkout()
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (  # noqa: E402
     KubeClient,
@@ -74,8 +76,12 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (  # noqa: E402
     collect_cluster_facts,
 )
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.plan import (  # noqa: E402
+    build_plan,
+)
 
 from kruise_cri.lab.cluster_objects import (  # noqa: E402
+    CRASH_MESSAGE,
     bound_pod,
     client_for,
     collection_path,
@@ -83,14 +89,14 @@ from kruise_cri.lab.cluster_objects import (  # noqa: E402
     kwok_node,
 )
 from kruise_cri.lab.controlplane import ControlPlane  # noqa: E402
-from kruise_cri.lab.gotools import ensure_go_tool  # noqa: E402
+from kruise_cri.lab.helm import KRUISE_CHART, HelmError, run_helm  # noqa: E402
 from kruise_cri.lab.kubernetes_build import (  # noqa: E402
     KUBERNETES_VERSION,
     ensure_kubernetes_binary,
 )
+from kruise_cri.lab.waiting import WaitTimeout, wait_until  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-TEST_CHART = REPO_ROOT / "tests" / "charts" / "kruise"
 PAGE_SIZE = 500
 TARGET_RATIO = 2.0
 PLAN_TARGET_VERSION = "1.6.3"
@@ -102,11 +108,6 @@ KUBECTL_WAIT = 900.0  # seconds to wait for a kubectl that another process is st
 COMMAND_TIMEOUT = 900.0
 READY_TIMEOUT = 180.0
 CREATE_SLICE = 1000
-CRASH_MESSAGE = (
-    "validate service connection: CRI v1 runtime API is not implemented for endpoint "
-    '"unix:///hostvarrun/dockershim.sock": rpc error: code = Unimplemented desc = unknown '
-    "service runtime.v1.RuntimeService"
-)
 # (containerRuntimeVersion, kubeletVersion, whether kruise-daemon 1.6 crash-loops there)
 RUNTIMES: tuple[tuple[str, str, bool], ...] = (
     ("docker://20.10.24", "v1.23.17", True),
@@ -447,7 +448,7 @@ class ClusterBuilder:
     def build(self) -> None:
         plan = self.plan
         self._step("service accounts and namespaces", self._namespaces)
-        self._step("OpenKruise (helm install tests/charts/kruise)", self._install_kruise)
+        self._step("OpenKruise (helm install of the lab's chart)", self._install_kruise)
         self._step(f"{plan.nodes} nodes", lambda: self._create("nodes", self._nodes()))
         self._step(f"{plan.nodes} kruise-daemon pods", self._daemon_pods)
         self._step(f"{plan.pods} pods", self._workload_pods)
@@ -483,33 +484,24 @@ class ClusterBuilder:
         create_all(self.client, accounts, workers=self.workers, exist_ok=True)
 
     def _install_kruise(self) -> None:
-        helm = ensure_go_tool("helm")
-        kubeconfig = str(self.plane.kubeconfig)
         # As upstream documents it: the release in `default`, the chart creates kruise-system.
-        with tempfile.TemporaryDirectory(prefix="kc-helm-home-") as home:
-            completed = subprocess.run(
-                [str(helm), "--kubeconfig", kubeconfig, "install", "kruise", str(TEST_CHART)],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-                env={"HOME": home, "PATH": "/usr/bin:/bin"},
-            )
-        if completed.returncode != 0:
-            raise BenchmarkError(f"helm install failed:\n{completed.stdout}{completed.stderr}")
+        try:
+            run_helm(self.plane.kubeconfig, "install", "kruise", str(KRUISE_CHART))
+        except HelmError as error:
+            raise BenchmarkError(str(error)) from None
         wanted = {*KRUISE_PLURALS, "clonesets", "daemonsets"}
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
+
+        def served() -> bool:
             try:
                 discovery = self.client.get(f"/apis/{KRUISE_API}")
-                served = {str(r.get("name")) for r in discovery.get("resources") or []}
             except KubeRequestError:
-                served = set()
-            if wanted <= served:
-                break
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"Kruise CRDs not served after {READY_TIMEOUT:.0f} s")
-            time.sleep(0.5)
+                return False
+            return wanted <= {str(r.get("name")) for r in discovery.get("resources") or []}
+
+        try:
+            wait_until("the Kruise CRDs to be served", served, READY_TIMEOUT, interval=0.5)
+        except WaitTimeout:
+            raise BenchmarkError(f"Kruise CRDs not served after {READY_TIMEOUT:.0f} s") from None
         # What the deployment controller would report for a healthy manager.
         self.client.patch(
             f"/apis/apps/v1/namespaces/{KRUISE_NAMESPACE}/deployments/"
@@ -743,19 +735,6 @@ class Measurement:
     variant: str
     wall_s: float
     detail: dict[str, float] = field(default_factory=dict)
-
-
-def load_planner() -> tuple[Callable[..., Any] | None, str]:
-    try:
-        from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan import (
-            planner as remediation_planner,
-        )
-    except Exception as error:  # any failure to import means: measure without the planner
-        return None, f"not measured: importing remediation_planner failed: {error!r}"
-    build_plan = getattr(remediation_planner, "build_plan", None)
-    if build_plan is None:
-        return None, "not measured: remediation_planner has no build_plan"
-    return build_plan, "measured (build_plan(node_facts={}, cluster facts, target 1.6.3))"
 
 
 def try_planner(
@@ -1203,7 +1182,10 @@ def run_benchmark(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
     started = time.monotonic()
     plan = ClusterPlan.sized(args.nodes, args.pods)
     kubectl = wait_for_kubectl()
-    build_plan, planner_note = load_planner()
+    planner: Callable[..., Any] | None = build_plan
+    planner_note = (
+        f"measured (build_plan(node_facts={{}}, cluster facts, target {PLAN_TARGET_VERSION}))"
+    )
     memory: dict[str, Any] = {"mem_available_mib_at_start": mem_available_mib()}
     workdir = Path(tempfile.mkdtemp(prefix="kc-cluster-bench-", dir="/tmp"))
     plane = ControlPlane(with_kwok=False, progress=sys.stdout)
@@ -1225,9 +1207,9 @@ def run_benchmark(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         say("checking runs (untimed)")
         first, facts, _ = read_in_process(kubeconfig, None)
         checks: dict[str, Any] = {"ours_in_process": check_facts(facts, plan)}
-        plan_result, planner_problem = try_planner(build_plan, facts)
+        plan_result, planner_problem = try_planner(planner, facts)
         if planner_problem:
-            build_plan, planner_note = None, planner_problem
+            planner, planner_note = None, planner_problem
             say(planner_problem)
         _, ansible_facts = read_with_ansible(kubeconfig, workdir / "ansible-check.log")
         checks["ours_ansible"] = check_facts(ansible_facts, plan)
@@ -1258,7 +1240,7 @@ def run_benchmark(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             for variant in order:
                 load = os.getloadavg()[0]
                 if variant == "ours_in_process":
-                    measurement, _, _ = read_in_process(kubeconfig, build_plan)
+                    measurement, _, _ = read_in_process(kubeconfig, planner)
                     collect_times.append(measurement.detail["collect_s"])
                     plan_times.append(measurement.detail["plan_s"])
                     wall = measurement.wall_s

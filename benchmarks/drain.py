@@ -38,10 +38,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-for path in (REPO_ROOT, REPO_ROOT / ".collections"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from bench_common import REPO_ROOT, use_this_checkout
+
+use_this_checkout()
 
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION  # noqa: E402
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (  # noqa: E402
@@ -61,10 +60,13 @@ from kruise_cri.lab.kubernetes_build import (  # noqa: E402
     KUBERNETES_VERSION,
     ensure_kubernetes_binary,
 )
+from kruise_cri.lab.waiting import wait_until  # noqa: E402
 
 VARIANTS = ("node_drain", "kubectl", "k8s_drain")
 GOAL_VS_KUBECTL = 1.2  # node_drain at most this times kubectl's time
 GOAL_VS_K8S_DRAIN = 3.0  # k8s_drain at least this times node_drain's time
+WAIT_TIMEOUT = 300.0  # seconds each wait of a run's set-up and tear-down allows
+WAIT_INTERVAL = 0.25
 # etcd 3.4 (Debian's) cannot serve the progress notifications that the API server's watch-list
 # streams need; kwok's client-go (0.36) asks for them, its watches end at once and it lags 10 to
 # 40 s behind every pod change. Without watch-list, kwok reacts within milliseconds, as a kubelet
@@ -218,17 +220,6 @@ def scenario_objects(run: str, deployments: list[dict], spares: int) -> list[dic
     return nodes + objects
 
 
-def wait_until(what: str, probe: Any, timeout: float = 300.0, interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
 def pods_on(kube: KubeClient, node: str) -> list[dict]:
     return kube.get("/api/v1/pods", {"fieldSelector": f"spec.nodeName={node}"})["items"]
 
@@ -239,6 +230,8 @@ def prepare(kube: KubeClient, run: str, deployments: list[dict], pods: int, spar
     wait_until(
         f"the default ServiceAccount of {run}",
         lambda: kube.get(f"/api/v1/namespaces/{run}/serviceaccounts")["items"],
+        WAIT_TIMEOUT,
+        interval=WAIT_INTERVAL,
     )
     create_all(kube, scenario_objects(run, deployments, spares))
     target = f"{run}-target"
@@ -248,6 +241,8 @@ def prepare(kube: KubeClient, run: str, deployments: list[dict], pods: int, spar
             len(on := pods_on(kube, target)) == pods
             and all(p.get("status", {}).get("phase") == "Running" for p in on)
         ),
+        WAIT_TIMEOUT,
+        interval=WAIT_INTERVAL,
     )
     budgets = [d["name"] for d in deployments if d["pdb"]]
 
@@ -259,7 +254,9 @@ def prepare(kube: KubeClient, run: str, deployments: list[dict], pods: int, spar
             for b in items
         )
 
-    wait_until("every budget to allow one disruption", settled)
+    wait_until(
+        "every budget to allow one disruption", settled, WAIT_TIMEOUT, interval=WAIT_INTERVAL
+    )
     for index in range(spares):
         kube.patch(f"/api/v1/nodes/{run}-spare-{index}", {"spec": {"unschedulable": False}})
 
@@ -284,7 +281,7 @@ def teardown(kube: KubeClient, run: str, spares: int) -> None:
         return False
 
     delete(f"/api/v1/namespaces/{run}")
-    wait_until(f"namespace {run} to be deleted", gone, timeout=300)
+    wait_until(f"namespace {run} to be deleted", gone, WAIT_TIMEOUT, interval=WAIT_INTERVAL)
     for path in (
         f"/api/v1/nodes/{run}-target",
         *(f"/api/v1/nodes/{run}-spare-{i}" for i in range(spares)),

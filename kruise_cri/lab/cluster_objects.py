@@ -18,6 +18,12 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 from kruise_cri.lab.controlplane import CRASH_LOOP_ANNOTATION, KWOK_NODE_ANNOTATION
 
 KWOK_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
+# What kruise-daemon 1.6 logs, and then exits, on a node whose runtime serves only CRI v1alpha2.
+CRASH_MESSAGE = (
+    "validate service connection: CRI v1 runtime API is not implemented for endpoint "
+    '"unix:///hostvarrun/dockershim.sock": rpc error: code = Unimplemented desc = unknown '
+    "service runtime.v1.RuntimeService"
+)
 
 
 def client_for(kubeconfig: Path | str, *, page_size: int = 500) -> KubeClient:
@@ -138,6 +144,14 @@ def ensure_namespace(client: KubeClient, name: str) -> None:
         client,
         [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}],
         exist_ok=True,
+    )
+
+
+def crash_looping(pod: Mapping[str, Any]) -> bool:
+    """Whether a container of ``pod`` waits in CrashLoopBackOff."""
+    return any(
+        ((s.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+        for s in (pod.get("status") or {}).get("containerStatuses") or []
     )
 
 

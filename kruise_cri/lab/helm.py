@@ -8,8 +8,9 @@ from pathlib import Path
 
 from kruise_cri.lab.gotools import ensure_go_tool
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TEST_CHART = REPO_ROOT / "tests" / "charts" / "kruise"
+# The lab's stand-in for the upstream OpenKruise chart (charts/README.md): the one place that
+# says where it is, for the lab, the tests that package it (as 1.6.3 and 1.5.5) and the benchmarks.
+KRUISE_CHART = Path(__file__).resolve().parent / "charts" / "kruise"
 HELM_TIMEOUT = 300.0
 
 

@@ -2,19 +2,19 @@
 
 Each fleet node becomes a kwok Node reporting the runtime its kubelet uses
 (``containerd://1.4.13``, ``docker://20.10.24``, ...) and its kubelet version. OpenKruise 1.6.3 is
-installed with real helm from the test chart (which mirrors the upstream chart); kruise-daemon's
-pod crash-loops, with the message kruise-daemon 1.6 logs, on every node the fleet says 1.6 cannot
-serve; and one ContainerRecreateRequest shows a daemon feature in use. The planner then has a
-realistic cluster to plan for.
+installed with real helm from the lab's chart (``charts/kruise``, which mirrors the upstream
+chart); kruise-daemon's pod crash-loops, with the message kruise-daemon 1.6 logs, on every node the
+fleet says 1.6 cannot serve; and one ContainerRecreateRequest shows a daemon feature in use. The
+planner then has a realistic cluster to plan for.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from kruise_cri.lab.cluster_objects import (
+    CRASH_MESSAGE,
     client_for,
     create_all,
     ensure_namespace,
@@ -22,18 +22,14 @@ from kruise_cri.lab.cluster_objects import (
     mark_crash_looping,
 )
 from kruise_cri.lab.controlplane import ControlPlane
-from kruise_cri.lab.fleet import NodeSpec
-from kruise_cri.lab.helm import TEST_CHART, run_helm
+from kruise_cri.lab.helm import KRUISE_CHART, run_helm
+from kruise_cri.lab.nodes import NodeSpec
 from kruise_cri.lab.runtimes import RunningRuntime
+from kruise_cri.lab.waiting import WaitTimeout, wait_until
 
 KRUISE_NAMESPACE = "kruise-system"
 LAB_KRUISE_VERSION = "1.6.3"
 DAEMON_WAIT_SECONDS = 90.0
-CRASH_MESSAGE = (
-    "validate service connection: CRI v1 runtime API is not implemented for endpoint "
-    '"unix:///hostvarrun/dockershim.sock": rpc error: code = Unimplemented desc = unknown '
-    "service runtime.v1.RuntimeService"
-)
 
 
 def kubelet_runtime_version(spec: NodeSpec, runtimes: Sequence[RunningRuntime]) -> str:
@@ -67,8 +63,8 @@ def seed_lab_cluster(
         ],
     )
     say(f"  installing OpenKruise {LAB_KRUISE_VERSION} with helm (release kruise)")
-    run_helm(plane.kubeconfig, "install", "kruise", str(TEST_CHART))
-    daemon_pods = _wait_for_daemon_pods(client, list(specs))
+    run_helm(plane.kubeconfig, "install", "kruise", str(KRUISE_CHART))
+    daemon_pods = wait_for_daemon_pods(client, list(specs))
     for name, spec in specs.items():
         if "1.6" not in spec.compatible_lines:
             mark_crash_looping(client, KRUISE_NAMESPACE, daemon_pods[name], CRASH_MESSAGE)
@@ -86,17 +82,24 @@ def seed_lab_cluster(
     )
 
 
-def _wait_for_daemon_pods(client, nodes: list[str]) -> dict[str, str]:
-    deadline = time.monotonic() + DAEMON_WAIT_SECONDS
-    while True:
+def wait_for_daemon_pods(
+    client, nodes: list[str], timeout: float = DAEMON_WAIT_SECONDS
+) -> dict[str, str]:
+    """The name of the kruise-daemon pod on each of ``nodes``, once every one has its pod."""
+    by_node: dict[str, str] = {}
+
+    def all_there() -> bool:
+        nonlocal by_node
         pods = client.get(
             f"/api/v1/namespaces/{KRUISE_NAMESPACE}/pods",
             {"labelSelector": "control-plane=daemon"},
         )
         by_node = {p["spec"].get("nodeName"): p["metadata"]["name"] for p in pods["items"]}
-        if all(node in by_node for node in nodes):
-            return by_node
-        if time.monotonic() > deadline:
-            missing = ", ".join(node for node in nodes if node not in by_node)
-            raise RuntimeError(f"no kruise-daemon pod on {missing} after {DAEMON_WAIT_SECONDS} s")
-        time.sleep(0.2)
+        return all(node in by_node for node in nodes)
+
+    try:
+        wait_until("a kruise-daemon pod on every node", all_there, timeout)
+    except WaitTimeout:
+        missing = ", ".join(node for node in nodes if node not in by_node)
+        raise RuntimeError(f"no kruise-daemon pod on {missing} after {timeout} s") from None
+    return by_node

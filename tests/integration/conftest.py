@@ -15,7 +15,8 @@ from ansible.release import __version__ as ansible_core_version
 
 from kruise_cri.lab.cluster_objects import client_for
 from kruise_cri.lab.controlplane import ControlPlane
-from kruise_cri.lab.fleet import NODES, RunningFleet, inventory_for, node_python
+from kruise_cri.lab.fleet import RunningFleet, inventory_for, node_python
+from kruise_cri.lab.nodes import NODES
 from tests.integration.ansible_run import run_module
 
 

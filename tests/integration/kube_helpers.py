@@ -1,21 +1,19 @@
-"""Helpers for tests against the real control plane: helm, waiting, running cluster modules."""
+"""Helpers for tests against the real control plane: helm, running cluster modules, kubeconfigs.
+
+Waiting is :func:`kruise_cri.lab.waiting.wait_until`."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
 from kruise_cri.lab.controlplane import ControlPlane
-from kruise_cri.lab.helm import TEST_CHART, HelmError, run_helm
+from kruise_cri.lab.helm import HelmError, run_helm
 from tests.integration.ansible_run import run_module
-
-T = TypeVar("T")
 
 
 def helm(plane: ControlPlane, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -24,18 +22,6 @@ def helm(plane: ControlPlane, *args: str, check: bool = True) -> subprocess.Comp
         return run_helm(plane.kubeconfig, *args, check=check)
     except HelmError as error:
         raise AssertionError(str(error)) from None
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def run_cluster_module(module: str, args: dict[str, Any], *extra: str) -> dict[str, Any]:
@@ -52,10 +38,6 @@ def run_cluster_module(module: str, args: dict[str, Any], *extra: str) -> dict[s
         *extra,
     )
     return results["localhost"]
-
-
-def chart_dir() -> Path:
-    return TEST_CHART
 
 
 def unreachable_kubeconfig(path: Path, token: str) -> Path:

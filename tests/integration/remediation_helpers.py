@@ -1,5 +1,5 @@
 """Helpers shared by the remediation playbook tests (pin_kruise, disable_kruise_daemon): a control
-plane of their own with kwok nodes, the test chart packaged as 1.5.5 and 1.6.3, helm, daemon pod
+plane of their own with kwok nodes, the lab's chart packaged as 1.5.5 and 1.6.3, helm, daemon pod
 states, manifests, and ansible-playbook runs."""
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 )
 
 from kruise_cri.lab.cluster_objects import (
+    CRASH_MESSAGE,
     client_for,
+    crash_looping,
     create_all,
     ensure_namespace,
     kwok_node,
@@ -29,8 +31,10 @@ from kruise_cri.lab.cluster_objects import (
 )
 from kruise_cri.lab.controlplane import CRASH_LOOP_ANNOTATION, ControlPlane
 from kruise_cri.lab.gotools import ensure_go_tool
+from kruise_cri.lab.helm import KRUISE_CHART
+from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import VENV_BIN, ansible_env
-from tests.integration.kube_helpers import chart_dir, helm, wait_for
+from tests.integration.kube_helpers import helm
 
 NAMESPACE = "kruise-system"
 RELEASE = "kruise"
@@ -38,11 +42,6 @@ RELEASE_NAMESPACE = "default"
 DAEMON = f"/apis/apps/v1/namespaces/{NAMESPACE}/daemonsets/kruise-daemon"
 MANAGER = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/kruise-controller-manager"
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-CRASH_MESSAGE = (
-    "validate service connection: CRI v1 runtime API is not implemented for endpoint "
-    '"unix:///hostvarrun/dockershim.sock": rpc error: code = Unimplemented desc = unknown '
-    "service runtime.v1.RuntimeService"
-)
 # kube-apiserver over Debian's etcd cannot serve watch-list streams (no RequestWatchProgress):
 # kwok's client asks for them, fails, and then only sees pods when it lists again, with a back-off
 # of up to a minute, and its node leases lapse (nodes turn NotReady). With WatchList off it
@@ -59,13 +58,13 @@ def kruise_plane(directory: Path, nodes: Mapping[str, tuple[str, str]]) -> Itera
 
 
 def package_charts(plane: ControlPlane, directory: Path) -> dict[str, Path]:
-    """The test chart packaged as 1.6.3 (as it is) and as 1.5.5."""
+    """The lab's chart packaged as 1.6.3 (as it is) and as 1.5.5."""
     directory.mkdir(parents=True, exist_ok=True)
-    helm(plane, "package", str(chart_dir()), "-d", str(directory))
+    helm(plane, "package", str(KRUISE_CHART), "-d", str(directory))
     helm(
         plane,
         "package",
-        str(chart_dir()),
+        str(KRUISE_CHART),
         "--version",
         "1.5.5",
         "--app-version",
@@ -95,7 +94,7 @@ def wait_gone(kube: KubeClient, path: str, what: str, timeout: float = 120) -> N
             return error.status == 404
         return False
 
-    wait_for(what, gone, timeout)
+    wait_until(what, gone, timeout)
 
 
 def helm_history(plane: ControlPlane) -> list[dict[str, Any]]:
@@ -128,13 +127,6 @@ def pod_ready(pod: Mapping[str, Any]) -> bool:
     return bool(statuses) and all(s.get("ready") for s in statuses)
 
 
-def crash_looping(pod: Mapping[str, Any]) -> bool:
-    return any(
-        ((s.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
-        for s in (pod.get("status") or {}).get("containerStatuses") or []
-    )
-
-
 def container_of(workload: Mapping[str, Any], name: str) -> dict[str, Any]:
     containers = workload["spec"]["template"]["spec"]["containers"]
     return next(c for c in containers if c["name"] == name)
@@ -150,7 +142,7 @@ def wait_daemon_pods(kube: KubeClient, nodes: Mapping[str, Any]) -> dict[str, di
         by_node = {p["spec"].get("nodeName"): p for p in daemon_pods(kube)}
         return by_node if all(node in by_node for node in nodes) else None
 
-    return wait_for("a kruise-daemon pod on every kwok node", all_there)
+    return wait_until("a kruise-daemon pod on every kwok node", all_there)
 
 
 def make_crash_loop(kube: KubeClient, nodes: Mapping[str, Any], crashing: tuple[str, ...]) -> None:
@@ -159,7 +151,7 @@ def make_crash_loop(kube: KubeClient, nodes: Mapping[str, Any], crashing: tuple[
     pods = wait_daemon_pods(kube, nodes)
     for node in crashing:
         mark_crash_looping(kube, NAMESPACE, pods[node]["metadata"]["name"], CRASH_MESSAGE)
-    wait_for(
+    wait_until(
         "kwok to report the marked daemon pods in CrashLoopBackOff",
         lambda: sum(crash_looping(p) for p in daemon_pods(kube)) == len(crashing),
     )

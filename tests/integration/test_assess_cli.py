@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from kruise_cri.lab.fleet import NODES
+from kruise_cri.lab.nodes import NODES
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
 

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
-from kruise_cri.lab.cluster_objects import client_for
+from kruise_cri.lab.cluster_objects import client_for, crash_looping
 from kruise_cri.lab.controlplane import ControlPlane
-from kruise_cri.lab.fleet import NODES, RunningFleet
+from kruise_cri.lab.fleet import RunningFleet
 from kruise_cri.lab.lab_cluster import KRUISE_NAMESPACE, LAB_KRUISE_VERSION, seed_lab_cluster
+from kruise_cri.lab.nodes import NODES
+from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import VENV_BIN, ansible_env
-from tests.integration.kube_helpers import unreachable_kubeconfig, wait_for
+from tests.integration.kube_helpers import unreachable_kubeconfig
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
 INCOMPATIBLE = sorted(node.name for node in NODES if "1.6" not in node.compatible_lines)
@@ -37,23 +39,18 @@ def lab_cluster(fleet: RunningFleet, tmp_path_factory) -> Iterator[ControlPlane]
         seed_lab_cluster(plane, fleet.specs, fleet.runtimes, progress=sys.stderr)
         client = client_for(plane.kubeconfig)
 
-        def crash_looping() -> bool:
+        def incompatible_ones_crash_looping() -> bool:
             pods = client.get(
                 f"/api/v1/namespaces/{KRUISE_NAMESPACE}/pods",
                 {"labelSelector": "control-plane=daemon"},
             )["items"]
-            waiting = {
-                pod["spec"].get("nodeName")
-                for pod in pods
-                if any(
-                    (status.get("state") or {}).get("waiting", {}).get("reason")
-                    == "CrashLoopBackOff"
-                    for status in pod.get("status", {}).get("containerStatuses") or []
-                )
-            }
+            waiting = {pod["spec"].get("nodeName") for pod in pods if crash_looping(pod)}
             return sorted(waiting) == INCOMPATIBLE
 
-        wait_for("kwok to report the incompatible nodes' daemon pods crash-looping", crash_looping)
+        wait_until(
+            "kwok to report the incompatible nodes' daemon pods crash-looping",
+            incompatible_ones_crash_looping,
+        )
         yield plane
 
 

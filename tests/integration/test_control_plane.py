@@ -12,7 +12,7 @@ from kruise_cri.lab import kubernetes_build
 from kruise_cri.lab.cluster_objects import create_all, ensure_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane, ControlPlaneError
 from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION
-from tests.integration.kube_helpers import wait_for
+from kruise_cri.lab.waiting import wait_until
 from tests.integration.procfs import process_running
 
 
@@ -86,7 +86,7 @@ def test_a_deployment_runs_on_kwok_nodes(kube):
         ]
         return names if len(names) == 2 else None
 
-    wait_for("two web pods Running on cp-node-a", running)
+    wait_until("two web pods Running on cp-node-a", running)
     node = kube.get("/api/v1/nodes/cp-node-a")
     ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
     assert ready == "True"

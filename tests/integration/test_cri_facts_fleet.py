@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kruise_cri.lab.fleet import LINES, NODES
+from kruise_cri.lab.nodes import LINES, NODES
 
 NODE_NAMES = [node.name for node in NODES]
 

@@ -1,4 +1,4 @@
-"""The disable_kruise_daemon playbook against a real control plane: OpenKruise from the test chart
+"""The disable_kruise_daemon playbook against a real control plane: OpenKruise from the lab's chart
 by real helm, or from its rendered manifests, daemon-dependent objects present or not, and the
 playbook run through `ansible-playbook` (both directions)."""
 
@@ -16,7 +16,8 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 
 from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace
 from kruise_cri.lab.controlplane import ControlPlane
-from tests.integration.kube_helpers import helm, wait_for
+from kruise_cri.lab.waiting import wait_until
+from tests.integration.kube_helpers import helm
 from tests.integration.remediation_helpers import (
     DAEMON,
     MANAGER,
@@ -76,7 +77,7 @@ def charts(plane: ControlPlane, tmp_path_factory) -> dict[str, Path]:
 def install(plane, kube, charts, tmp_path, values: Mapping[str, Any]) -> None:
     helm_install(plane, charts["1.6.3"], values, tmp_path)
     pods = wait_daemon_pods(kube, NODES)
-    wait_for("the daemon pods Ready", lambda: all(pod_ready(p) for p in daemon_pods(kube)))
+    wait_until("the daemon pods Ready", lambda: all(pod_ready(p) for p in daemon_pods(kube)))
     assert set(pods) == set(NODES)
 
 
@@ -279,7 +280,7 @@ def test_disable_and_enable_on_a_manifest_install(plane, kube, charts):
         assert manager_gates(kube) == "ImagePullJobGate=true"
         assert kube.get(DAEMON)["spec"]["template"] == saved["spec"]["template"]
         assert get_or_none(kube, RECORD) is None
-        wait_for(
+        wait_until(
             "the manager with the old gates Ready",
             lambda: (
                 kube.get(MANAGER)["status"].get("readyReplicas") == 1

@@ -34,6 +34,7 @@ from kruise_cri.lab.runtimes import (
     start_containerd,
     start_dockerd,
 )
+from kruise_cri.lab.waiting import wait_until
 from tests.integration.procfs import (
     connect_error,
     process_running,
@@ -277,10 +278,12 @@ def test_dockershim_does_not_outlive_a_killed_starter(builds, dockershim_binary:
         assert all(process_running(pid) for pid in pids)
         starter.kill()
         starter.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while any(process_running(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(process_running(pid) for pid in pids)
+        wait_until(
+            "unshare and dockershim to end",
+            lambda: not any(process_running(pid) for pid in pids),
+            10,
+            interval=0.05,
+        )
     finally:
         starter.kill()
         starter.wait()

@@ -42,6 +42,8 @@ from h2.errors import ErrorCodes
 from h2.events import DataReceived, PingAckReceived, RequestReceived, StreamEnded
 from h2.settings import SettingCodes
 
+from kruise_cri.lab.waiting import wait_until
+
 # What grpcio's server answers for a method nobody registered (checked against grpcio's own
 # client in test_unknown_method_is_unimplemented_like_grpcio_says).
 GRPCIO_UNKNOWN_METHOD_DETAILS = "Method not found!"
@@ -679,11 +681,12 @@ def test_padding_a_ping_and_a_split_length_prefix(h2_peer) -> None:
 
     peer = h2_peer({"/t.S/Padded": respond})
     assert ours(peer.path, "/t.S/Padded", b"") == ("ok", message)
-    waited = time.monotonic()
-    while not any(isinstance(e, PingAckReceived) for e in peer.events):
-        assert time.monotonic() - waited < 2, "our client never acknowledged the PING"
-        time.sleep(0.01)
-    ack = next(e for e in peer.events if isinstance(e, PingAckReceived))
+    ack = wait_until(
+        "our client to acknowledge the PING",
+        lambda: next((e for e in peer.events if isinstance(e, PingAckReceived)), None),
+        2,
+        interval=0.01,
+    )
     assert ack.ping_data == b"12345678"
 
 

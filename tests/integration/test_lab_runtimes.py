@@ -36,6 +36,7 @@ from kruise_cri.lab.runtimes import (
     start_containerd,
     start_dockerd,
 )
+from kruise_cri.lab.waiting import wait_until
 from tests.integration.procfs import (
     connect_error,
     process_running,
@@ -514,10 +515,7 @@ def test_daemons_do_not_outlive_the_process_that_started_them(builds, ending: st
             starter.stdin.write("exit\n")
             starter.stdin.flush()
         starter.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while process_running(daemon) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not process_running(daemon)
+        wait_until("the daemon to end", lambda: not process_running(daemon), 10, interval=0.05)
     finally:
         starter.kill()
         starter.wait()

@@ -1,4 +1,4 @@
-"""The pin_kruise playbook against a real control plane: OpenKruise installed from the test chart
+"""The pin_kruise playbook against a real control plane: OpenKruise installed from the lab's chart
 (1.6.3) by real helm, or from its rendered manifests, kwok nodes whose kruise-daemon crash-loops
 before the pin, and the playbook run through `ansible-playbook` as a user runs it.
 """
@@ -26,7 +26,9 @@ from kruise_cri.lab.cluster_objects import (
     ensure_namespace,
 )
 from kruise_cri.lab.controlplane import ControlPlane
-from tests.integration.kube_helpers import chart_dir, helm, wait_for
+from kruise_cri.lab.helm import KRUISE_CHART
+from kruise_cri.lab.waiting import wait_until
+from tests.integration.kube_helpers import helm
 from tests.integration.remediation_helpers import (
     CRDS,
     DAEMON,
@@ -95,7 +97,7 @@ def installed(plane, kube, charts, tmp_path) -> Iterator[ControlPlane]:
 def future_chart(plane: ControlPlane, tmp: Path) -> Path:
     """Chart 1.5.5 that wants a Kubernetes newer than the control plane's."""
     source = tmp / "future" / "kruise"
-    shutil.copytree(chart_dir(), source)
+    shutil.copytree(KRUISE_CHART, source)
     metadata = yaml.safe_load((source / "Chart.yaml").read_text())
     metadata["kubeVersion"] = ">= 1.99.0-0"
     (source / "Chart.yaml").write_text(yaml.safe_dump(metadata))
@@ -224,7 +226,7 @@ def test_refuses_what_only_1_6_and_newer_have_unless_forced(plane, kube, charts,
             "metadata": {"name": "debug", "namespace": "apps"},
             "spec": {},
         }
-        wait_for("the EphemeralJob CRD to be served", lambda: _created(kube, job), 30)
+        wait_until("the EphemeralJob CRD to be served", lambda: _created(kube, job), 30)
 
         refused = failed(run_playbook("pin_kruise", plane, pin_vars(charts, tmp_path)))
         assert "is refused, because something in use exists only in OpenKruise 1.6" in refused

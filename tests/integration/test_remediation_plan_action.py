@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "unit"))
 from test_remediation_planner import CRR_IN_USE, cluster, containerd, docker  # noqa: E402
+
+from tests.integration.ansible_run import ansible_env  # noqa: E402
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 PLAN = "kruise_cri.remediation.remediation_plan"
@@ -26,9 +27,7 @@ def run_plays(
     (tmp_path / "play.yml").write_text(yaml.safe_dump(plays))
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
     env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"),
+        **ansible_env(),
         "ANSIBLE_LOCALHOST_WARNING": "false",
     }
     command = [ANSIBLE_PLAYBOOK, "-i", tmp_path / "hosts.yml", tmp_path / "play.yml", *flags]
