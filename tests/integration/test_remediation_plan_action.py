@@ -12,7 +12,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "unit"))
-from test_remediation_planner import CRR_IN_USE, cluster, containerd, docker  # noqa: E402
+from test_remediation_plan import CRR_IN_USE, cluster, containerd, docker  # noqa: E402
 
 from tests.integration.ansible_run import ansible_env  # noqa: E402
 
