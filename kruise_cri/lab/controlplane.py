@@ -138,6 +138,25 @@ class ControlPlane:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    def restart_apiserver(self, down_seconds: float, *, graceful: bool = False) -> float:
+        """An outage of the API server: stop kube-apiserver (SIGKILL, as a crash; SIGTERM when
+        ``graceful``), keep it down ``down_seconds``, start it again with the same flags on the
+        same port and wait until it is ready. etcd and the other components keep running. The
+        seconds the server was unavailable (the down time plus its start). Call it from the
+        thread that will stop the plane: the new process dies with the thread that starts it."""
+        apiserver = next((c for c in self.components if c.name == "kube-apiserver"), None)
+        if apiserver is None:
+            raise RuntimeError("the control plane has not been started")
+        stopped = time.monotonic()
+        if graceful:
+            _terminate(apiserver.process)
+        else:
+            _kill(apiserver.process)
+        time.sleep(max(0.0, stopped + down_seconds - time.monotonic()))
+        self._spawn(apiserver)
+        self._wait_ready([apiserver])
+        return time.monotonic() - stopped
+
     def state(self) -> dict[str, object]:
         """What a user needs to reach the plane, JSON-serialisable."""
         return {
@@ -341,19 +360,25 @@ class ControlPlane:
     def _launch(self, components: Iterable[Component]) -> None:
         started = list(components)
         for component in started:
-            self._say(f"  starting {component.name}")
-            component.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(component.log_path, "ab") as log:
-                component.process = subprocess.Popen(
-                    component.command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self._dir,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent,
-                )
+            self._spawn(component)
             self.components.append(component)
+        self._wait_ready(started)
+
+    def _spawn(self, component: Component) -> None:
+        self._say(f"  starting {component.name}")
+        component.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(component.log_path, "ab") as log:
+            component.process = subprocess.Popen(
+                component.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self._dir,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+
+    def _wait_ready(self, started: list[Component]) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         waiting = list(started)
         while waiting:
@@ -400,6 +425,14 @@ def _terminate(process: subprocess.Popen[bytes] | None) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def _kill(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _serving_flags(kubeconfig: Path, port: int) -> list[str]:

@@ -47,6 +47,8 @@ options:
   proxy:
     description:
       - An HTTP proxy to reach the API server through, for example C(http://proxy:3128).
+      - Credentials in the URL (C(http://user:password@proxy:3128)) are sent to the proxy as
+        HTTP Basic authentication. Never logged.
     type: str
 requirements:
   - kubernetes (the Python client) on the host that runs the module, usually the controller

@@ -169,6 +169,20 @@ def test_kube_auth_doc_fragment_documents_every_option():
         assert documented[name].get("aliases", []) == option.get("aliases", []), name
 
 
+def test_options_that_can_hold_secrets_are_never_logged_and_say_so():
+    from ansible_collections.kruise_cri.remediation.plugins.doc_fragments.kube_auth import (
+        ModuleDocFragment,
+    )
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    secret = {name for name, option in am.AUTH_ARGUMENT_SPEC.items() if option.get("no_log")}
+    # A proxy URL may carry user:password@ (issue item 14).
+    assert secret == {"api_key", "proxy"}
+    for name, option in documented.items():
+        says = "Never logged." in " ".join(option["description"])
+        assert says == (name in secret), name
+
+
 CLUSTER_MODULES = (
     "kruise_helm_release",
     "kruise_info",
@@ -279,9 +293,15 @@ def test_a_kubeconfig_that_cannot_be_loaded_fails_naming_it(capsys, tmp_path):
 
 
 def test_an_unreachable_server_fails_naming_it(capsys):
-    result = run_module(capsys, {"host": "http://127.0.0.1:1", "api_key": TOKEN}, read_version)
+    def work(module: am.ClusterModule) -> dict[str, Any]:
+        # Retried for 30 s (kc.RETRY_WINDOW) by default: long enough for a restart.
+        client = module.client(retry_window=0.6)
+        return {"changed": False, "version": client.get("/version")["gitVersion"]}
+
+    result = run_module(capsys, {"host": "http://127.0.0.1:1", "api_key": TOKEN}, work)
     assert result["failed"] is True
     assert result["msg"].startswith("cannot reach the API server http://127.0.0.1:1: ")
+    assert "(still failing after " in result["msg"]
     assert "Check that it runs and that the kubeconfig (or host=) names it" in result["msg"]
 
 

@@ -39,7 +39,8 @@ AUTH_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
     "client_cert": {"type": "path", "aliases": ["cert_file"]},
     "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False},
-    "proxy": {"type": "str"},
+    # A proxy URL may carry credentials (http://user:password@proxy:3128).
+    "proxy": {"type": "str", "no_log": True},
 }
 
 

@@ -5,18 +5,31 @@ exec and auth-provider plugins, in-cluster config), so they behave as kubectl's 
 through one ``urllib3`` pool and return raw JSON, because building the client's model objects for
 50,000 pods costs far more than the request itself. Every LIST is paginated (``limit`` +
 ``continue``); :attr:`KubeClient.requests` counts what was sent, per resource.
+
+Transient failures are retried here, in :meth:`KubeClient.send`, for every request the cluster
+modules make (see :func:`classify_transport_error` and :data:`TRANSIENT_STATUSES`): with a
+jittered exponential backoff until the caller's deadline (the client's :attr:`KubeClient.deadline`
+or a request's ``deadline=``), else for :data:`RETRY_WINDOW` seconds. A request that may have
+reached the server already is sent again only when sending it twice is harmless: GET, PATCH (the
+modules send merge patches, which set fields), DELETE (a 404 after such a retry means the first
+attempt deleted it) and requests marked ``idempotent=True`` (an eviction, whose UID precondition
+makes a second one a no-op). Another POST is sent again only when the server surely did not act
+on it: no connection, 429 or 503.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import random
+import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 try:
     import urllib3
@@ -33,6 +46,22 @@ except ImportError as error:  # pragma: no cover - reported by the module
 DEFAULT_PAGE_SIZE = 500
 REQUEST_TIMEOUT = 60.0
 DEFAULT_USER_AGENT = "kruise-cri"
+# How long a failing request is retried when the caller gives no deadline (an API server restart
+# takes some seconds; a kubeconfig naming the wrong server fails after this long).
+RETRY_WINDOW = 30.0
+# The backoff between attempts: doubled per failure from RETRY_INITIAL up to RETRY_CAP seconds,
+# each delay jittered to 50-100 %, so that many callers do not come back at the same instant.
+RETRY_INITIAL = 0.2
+RETRY_CAP = 2.0
+# An attempt's connect and read timeouts shrink to what is left of the deadline, but not below.
+MIN_ATTEMPT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 10.0
+# Answers that say "try again": throttled (API Priority and Fairness) or the server (or a load
+# balancer in front of it) failing for now. 501 and 505 will not change and are not retried.
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Of those, the answers given before the server acted on the request: safe for any POST.
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 
@@ -45,8 +74,10 @@ class KubeAccessError(Exception):
 class KubeRequestError(Exception):
     """One request failed (for example 403 or 404 on one resource); reading can go on."""
 
-    def __init__(self, status: int, path: str, message: str, body: bytes = b"") -> None:
-        super().__init__(f"{path}: HTTP {status}: {message}")
+    def __init__(
+        self, status: int, path: str, message: str, body: bytes = b"", *, retried: str = ""
+    ) -> None:
+        super().__init__(f"{path}: HTTP {status}: {message}{retried}")
         self.status = status
         self.path = path
         self.message = message
@@ -110,6 +141,63 @@ def load_settings(options: Mapping[str, Any]) -> ConnectionSettings:
     )
 
 
+def split_proxy_credentials(proxy: str) -> tuple[str, str | None]:
+    """The proxy URL without its ``user:password@`` and, when it had them, the
+    ``Proxy-Authorization`` header's value (HTTP Basic), which urllib3 does not derive itself."""
+    parts = urlsplit(proxy)
+    if parts.username is None and parts.password is None:
+        return proxy, None
+    user = unquote(parts.username or "")
+    password = unquote(parts.password or "")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    stripped = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return stripped, f"Basic {token}"
+
+
+@dataclass(frozen=True)
+class TransportFailure:
+    """What one request's failure to get an answer means for trying it again."""
+
+    transient: bool  # worth another attempt
+    unsent: bool  # the server surely never saw the request (no connection was made)
+
+
+def classify_transport_error(error: Exception) -> TransportFailure:
+    """Whether a urllib3 error is worth retrying: connection refused, reset or timed out, and a
+    TLS handshake cut short (a server going down or coming up) are; an unknown host name, an
+    untrusted or rejected certificate and malformed URLs are not."""
+    if isinstance(error, urllib3.exceptions.ProxyError):
+        original = getattr(error, "original_error", None)
+        if isinstance(original, Exception) and original is not error:
+            return classify_transport_error(original)
+        return TransportFailure(transient=True, unsent=True)
+    if isinstance(error, urllib3.exceptions.NameResolutionError):
+        return TransportFailure(transient=False, unsent=True)
+    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):  # NewConnectionError too
+        return TransportFailure(transient=True, unsent=True)
+    if isinstance(error, urllib3.exceptions.SSLError):
+        cause = error.args[0] if error.args else None
+        cut_short = isinstance(cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError)) or (
+            "EOF" in str(cause) and not isinstance(cause, ssl.SSLCertVerificationError)
+        )
+        return TransportFailure(transient=cut_short, unsent=cut_short)
+    if isinstance(error, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError)):
+        # The request may have been processed; only a request safe to repeat is sent again.
+        return TransportFailure(transient=True, unsent=False)
+    return TransportFailure(transient=False, unsent=False)
+
+
+def backoff_delay(failures: int, random_fraction: float) -> float:
+    """Seconds before attempt ``failures + 1``: RETRY_INITIAL doubled per failure so far, at
+    most RETRY_CAP, jittered to 50-100 % by ``random_fraction`` in [0, 1)."""
+    base = min(RETRY_CAP, RETRY_INITIAL * 2 ** max(0, failures - 1))
+    return base * (0.5 + 0.5 * random_fraction)
+
+
 def _in_cluster_available() -> bool:
     import os
 
@@ -134,7 +222,10 @@ def _authorization(configuration: Any) -> str | None:
 
 
 class KubeClient:
-    """Requests and paginated LISTs against one API server, with JSON in and out."""
+    """Requests and paginated LISTs against one API server, with JSON in and out. Transient
+    failures are retried until :attr:`deadline` (a ``time.monotonic()`` instant, settable by the
+    caller; None: :attr:`retry_window` seconds from a request's first attempt), or a request's
+    own ``deadline=``."""
 
     def __init__(
         self,
@@ -143,19 +234,31 @@ class KubeClient:
         page_size: int = DEFAULT_PAGE_SIZE,
         max_connections: int = 16,
         user_agent: str = DEFAULT_USER_AGENT,
+        retry_window: float = RETRY_WINDOW,
+        deadline: float | None = None,
+        rng: Callable[[], float] = random.random,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size {page_size} must be 1 or more")
+        if retry_window < 0:
+            raise ValueError(f"retry_window {retry_window} must be 0 or more")
         self.settings = settings
         self.page_size = page_size
+        self.retry_window = retry_window
+        self.deadline = deadline
+        self._rng = rng
+        self._sleep = sleep
+        # Every attempt sent (a retried request counts once per attempt), and the retries alone.
         self.requests: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
         self._requests_lock = threading.Lock()
         self.started = time.monotonic()
         pool_options: dict[str, Any] = {
             "num_pools": 2,
             # Connections kept per server: as many as requests a caller sends at once.
             "maxsize": max_connections,
-            "timeout": urllib3.Timeout(connect=10.0, read=REQUEST_TIMEOUT),
+            "timeout": urllib3.Timeout(connect=CONNECT_TIMEOUT, read=REQUEST_TIMEOUT),
             "retries": False,
         }
         if settings.verify:
@@ -171,7 +274,13 @@ class KubeClient:
             pool_options["cert_file"] = settings.client_cert
             pool_options["key_file"] = settings.client_key
         if settings.proxy:
-            self.pool: Any = urllib3.ProxyManager(settings.proxy, **pool_options)
+            proxy, proxy_authorization = split_proxy_credentials(settings.proxy)
+            proxy_headers = (
+                {"Proxy-Authorization": proxy_authorization} if proxy_authorization else None
+            )
+            self.pool: Any = urllib3.ProxyManager(
+                proxy, proxy_headers=proxy_headers, **pool_options
+            )
         else:
             self.pool = urllib3.PoolManager(**pool_options)
         # Sent with every request; a module's names the module (cluster/ansible_module.py).
@@ -180,11 +289,15 @@ class KubeClient:
             self.headers["Authorization"] = settings.authorization
 
     def request_summary(self) -> dict[str, Any]:
-        return {
+        summary: dict[str, Any] = {
             "count": sum(self.requests.values()),
             "by_resource": dict(sorted(self.requests.items())),
             "seconds": round(time.monotonic() - self.started, 3),
         }
+        if self.retries:
+            summary["retries"] = sum(self.retries.values())
+            summary["retries_by_resource"] = dict(sorted(self.retries.items()))
+        return summary
 
     def get_raw(
         self,
@@ -193,8 +306,11 @@ class KubeClient:
         *,
         accept: str | None = None,
         counted_as: str | None = None,
+        deadline: float | None = None,
     ) -> bytes:
-        return self.send("GET", path, params, accept=accept, counted_as=counted_as)
+        return self.send(
+            "GET", path, params, accept=accept, counted_as=counted_as, deadline=deadline
+        )
 
     def send(
         self,
@@ -206,9 +322,18 @@ class KubeClient:
         content_type: str = "application/json",
         accept: str | None = None,
         counted_as: str | None = None,
+        deadline: float | None = None,
+        idempotent: bool | None = None,
+        retry_statuses: Collection[int] = TRANSIENT_STATUSES,
     ) -> bytes:
-        """One request; the raw response body. 401 and transport failures raise
-        KubeAccessError, any other status >= 400 KubeRequestError."""
+        """One request; the raw response body. A transient failure (no connection, a reset or
+        timeout, an answer in ``retry_statuses``) is retried with backoff until ``deadline``
+        (default: :attr:`deadline`, else :attr:`retry_window` from now) when it is safe: always
+        when the server cannot have acted on it, otherwise only when the request is
+        ``idempotent`` (by default GET, PATCH, DELETE and the like; POST not). Give
+        ``retry_statuses=()`` to get every answer, e.g. for an eviction whose 429 and 5xx the
+        caller interprets itself. Then 401 and transport failures raise KubeAccessError, any
+        other status >= 400 KubeRequestError."""
         url = self.settings.host + path
         if params:
             url += "?" + urlencode({k: v for k, v in params.items() if v not in (None, "")})
@@ -219,34 +344,87 @@ class KubeClient:
         if body is not None:
             encoded = body if isinstance(body, bytes) else json.dumps(body).encode()
             headers["Content-Type"] = content_type
-        with self._requests_lock:
-            self.requests[counted_as or path] += 1
-        try:
-            response = self.pool.request(
-                method, url, headers=headers, body=encoded, preload_content=True
-            )
-        except urllib3.exceptions.SSLError as error:
-            raise KubeAccessError(
+        if idempotent is None:
+            idempotent = method.upper() in IDEMPOTENT_METHODS
+        counter = counted_as or path
+        first = time.monotonic()
+        if deadline is None:
+            deadline = self.deadline if self.deadline is not None else first + self.retry_window
+        attempts = 0
+        maybe_processed = False  # an earlier attempt may have reached the server
+        while True:
+            attempts += 1
+            with self._requests_lock:
+                self.requests[counter] += 1
+                if attempts > 1:
+                    self.retries[counter] += 1
+            left = deadline - time.monotonic()
+            try:
+                response = self.pool.request(
+                    method,
+                    url,
+                    headers=headers,
+                    body=encoded,
+                    preload_content=True,
+                    timeout=_attempt_timeout(left),
+                )
+            except urllib3.exceptions.HTTPError as error:
+                failure = classify_transport_error(error)
+                if failure.transient and (idempotent or failure.unsent):
+                    maybe_processed = maybe_processed or not failure.unsent
+                    if self._wait_before_retry(attempts, deadline, None):
+                        continue
+                raise self._access_error(error, failure, attempts, first) from error
+            status = response.status
+            if status in retry_statuses and (idempotent or status in NOT_PROCESSED_STATUSES):
+                maybe_processed = maybe_processed or status not in NOT_PROCESSED_STATUSES
+                if self._wait_before_retry(attempts, deadline, response.headers.get("Retry-After")):
+                    continue
+            if status == 401:
+                raise KubeAccessError(
+                    f"the API server {self.settings.host} rejected the credentials (HTTP 401): "
+                    "the token or client certificate is wrong or expired. Give a valid kubeconfig "
+                    "user (or api_key=)"
+                )
+            if status == 404 and method.upper() == "DELETE" and maybe_processed:
+                # An earlier attempt whose answer was lost deleted it.
+                return b""
+            if status >= 400:
+                raise KubeRequestError(
+                    status,
+                    path,
+                    _status_message(response.data),
+                    bytes(response.data),
+                    retried=_retried(attempts, first),
+                )
+            return bytes(response.data)
+
+    def _wait_before_retry(self, failures: int, deadline: float, retry_after: str | None) -> bool:
+        """Sleep before the next attempt; False when the deadline leaves no time for one."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        delay = backoff_delay(failures, self._rng())
+        if retry_after and retry_after.strip().isdigit():
+            # The server's own hint (API Priority and Fairness says 1 s), within our cap.
+            delay = max(delay, min(float(retry_after), RETRY_CAP))
+        self._sleep(min(delay, left))
+        return True
+
+    def _access_error(
+        self, error: Exception, failure: TransportFailure, attempts: int, first: float
+    ) -> KubeAccessError:
+        retried = _retried(attempts, first)
+        if isinstance(error, urllib3.exceptions.SSLError) and not failure.transient:
+            return KubeAccessError(
                 f"the certificate of the API server {self.settings.host} is not trusted: "
                 f"{_reason(error)}. Give ca_cert= (the cluster's CA) or fix the kubeconfig's "
                 "certificate-authority; validate_certs=false only for a throwaway cluster"
-            ) from error
-        except urllib3.exceptions.HTTPError as error:
-            raise KubeAccessError(
-                f"cannot reach the API server {self.settings.host}: {_reason(error)}. "
-                "Check that it runs and that the kubeconfig (or host=) names it"
-            ) from error
-        if response.status == 401:
-            raise KubeAccessError(
-                f"the API server {self.settings.host} rejected the credentials (HTTP 401): "
-                "the token or client certificate is wrong or expired. Give a valid kubeconfig "
-                "user (or api_key=)"
             )
-        if response.status >= 400:
-            raise KubeRequestError(
-                response.status, path, _status_message(response.data), bytes(response.data)
-            )
-        return bytes(response.data)
+        return KubeAccessError(
+            f"cannot reach the API server {self.settings.host}: {_reason(error)}{retried}. "
+            "Check that it runs and that the kubeconfig (or host=) names it"
+        )
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         return json.loads(self.get_raw(path, params, **kwargs))
@@ -274,14 +452,18 @@ class KubeClient:
         page_size: int | None = None,
         counted_as: str | None = None,
         accept: str | None = None,
+        deadline: float | None = None,
     ) -> Iterator[bytes]:
-        """The raw JSON of every page of a LIST, in order."""
+        """The raw JSON of every page of a LIST, in order. A page that fails transiently is
+        asked for again with the same ``continue`` token (see :meth:`send`)."""
         query = dict(params or {})
         query["limit"] = page_size or self.page_size
         if metadata_only:
             accept = METADATA_ONLY
         while True:
-            raw = self.get_raw(path, query, accept=accept, counted_as=counted_as or path)
+            raw = self.get_raw(
+                path, query, accept=accept, counted_as=counted_as or path, deadline=deadline
+            )
             yield raw
             token = continue_token(raw)
             if not token:
@@ -330,6 +512,18 @@ def continue_token(raw: bytes) -> str | None:
     start = marker + len(b'"continue":"')
     end = section.find(b'"', start)
     return section[start:end].decode() or None if end > start else None
+
+
+def _attempt_timeout(left: float) -> Any:
+    """One attempt's timeouts: the usual ones, shortened to what is left of the deadline."""
+    room = max(MIN_ATTEMPT_TIMEOUT, left)
+    return urllib3.Timeout(connect=min(CONNECT_TIMEOUT, room), read=min(REQUEST_TIMEOUT, room))
+
+
+def _retried(attempts: int, first: float) -> str:
+    if attempts < 2:
+        return ""
+    return f" (still failing after {attempts} attempts in {time.monotonic() - first:.1f} s)"
 
 
 def _reason(error: Exception) -> str:

@@ -339,6 +339,9 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
         )
     namespace = params["namespace"]
     client = module.client()
+    # Reads are retried through transient failures (an API server restarting, 429, 5xx) until
+    # the wait's own deadline, so a short outage only delays the checks.
+    client.deadline = time.monotonic() + params["timeout"]
 
     def read() -> Snapshot:
         return read_snapshot(

@@ -19,10 +19,18 @@ I/O through a :class:`KubeClient`:
    pods, not one GET per pod); a pod recreated under the same name has another UID.
 4. At the deadline, the pods left and why (the PDB's name) fail the task, and the node is
    uncordoned again if this call cordoned it (unless ``leave_cordoned_on_failure``).
+
+Every request is retried by the client (:mod:`.client`) through transient failures (the API
+server restarting, 429, 5xx) until the task's deadline, except the answers of the eviction
+subresource, which are this module's to interpret (a 429 is a PodDisruptionBudget's refusal).
+Uncordoning after a failure is retried for at least :data:`UNCORDON_RETRY_SECONDS` more, so an
+outage that outlasts the deadline does not leave the node cordoned. Any error ends the task with
+a message naming what failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import random
@@ -59,6 +67,9 @@ MAX_CONCURRENCY = 64
 # A last eviction attempt is sent this long before the deadline rather than after it.
 LAST_TRY_MARGIN = 0.05
 LISTED_IN_MESSAGES = 10
+# Uncordoning a node this task cordoned, after the drain failed, is retried through transient
+# failures until the deadline or at least this long.
+UNCORDON_RETRY_SECONDS = 60.0
 
 _PDB_NAME = re.compile(r"^The disruption budget (\S+) ")
 _NOT_REGISTERED = re.compile(r"no kind .?Eviction.? is registered|not registered", re.IGNORECASE)
@@ -303,7 +314,7 @@ def eviction_warnings(evicted: Iterable[PodRef], *, check_mode: bool = False) ->
 
 @dataclass(frozen=True)
 class EvictionOutcome:
-    kind: str  # evicted | gone | retry | fallback | failed
+    kind: str  # evicted | gone | retry | fallback | failed | unsent (the API server unreachable)
     reason: str = ""
     pdb: str | None = None
 
@@ -567,17 +578,25 @@ class EvictionRun:
                 self._push(due, waiter)
 
     def _evict(self, pod: PodRef, api_version: str) -> EvictionOutcome:
+        # The client resends it through connection failures: a second eviction of the same pod
+        # is harmless (its UID precondition answers 409 once the pod was replaced, 404 once it
+        # is gone). Every answer (429 from a budget, 5xx) is interpreted here.
         try:
             self.client.send(
                 "POST",
                 eviction_path(pod.namespace, pod.name),
                 body=eviction_body(pod, api_version, self.grace_period),
                 counted_as="pods/eviction",
+                deadline=self.deadline,
+                idempotent=True,
+                retry_statuses=(),
             )
         except KubeRequestError as error:
             return interpret_eviction(
                 error.status, error.body or {"message": error.message}, api_version
             )
+        except KubeAccessError as error:
+            return EvictionOutcome("unsent", str(error))
         return EvictionOutcome("evicted")
 
     def _apply(self, task: PodTask, api_version: str, outcome: EvictionOutcome) -> None:
@@ -594,6 +613,13 @@ class EvictionRun:
             if api_version == EVICTION_V1:
                 self.api_version = EVICTION_V1BETA1
             self._push(now, task)
+        elif outcome.kind == "unsent":
+            # The client retried until the deadline: at the deadline the pod keeps what was
+            # known of it (a budget's refusal, ...); before it, the server cannot be used at all
+            # (credentials, certificate) and the pod fails with why.
+            if now < self.deadline - LAST_TRY_MARGIN:
+                task.failed = True
+                task.reason = outcome.reason
         elif outcome.kind == "retry":
             task.refusals += 1
             task.backoff_step += 1
@@ -611,14 +637,21 @@ class EvictionRun:
 
     def _present_uids(self) -> set[str]:
         uids = set()
-        for raw in self.client.list_pages(
-            "/api/v1/pods",
-            {"fieldSelector": f"spec.nodeName={self.node}"},
-            metadata_only=True,
-            counted_as="pods (wait for deletion)",
-        ):
-            for item in json.loads(raw).get("items") or []:
-                uids.add(str((item.get("metadata") or {}).get("uid") or ""))
+        try:
+            for raw in self.client.list_pages(
+                "/api/v1/pods",
+                {"fieldSelector": f"spec.nodeName={self.node}"},
+                metadata_only=True,
+                counted_as="pods (wait for deletion)",
+                deadline=self.deadline,
+            ):
+                for item in json.loads(raw).get("items") or []:
+                    uids.add(str((item.get("metadata") or {}).get("uid") or ""))
+        except (KubeAccessError, KubeRequestError, ValueError) as error:
+            raise DrainError(
+                f"cannot list the pods of node {self.node} to see which evicted pods are gone: "
+                f"{error}"
+            ) from error
         return uids
 
     def _poll(self) -> bool:
@@ -688,7 +721,9 @@ class EvictionRun:
                     if outcome.kind in ("evicted", "gone", "failed"):
                         self._apply(task, version, outcome)
         if self._waiting:
-            self._poll()
+            # One last look, at or after the deadline: what it cannot see stays "terminating".
+            with contextlib.suppress(DrainError):
+                self._poll()
         self.finished = self.clock()
 
     def left(self) -> list[PodTask]:
@@ -713,9 +748,9 @@ def node_path(name: str) -> str:
     return f"/api/v1/nodes/{quote(name, safe='')}"
 
 
-def read_node(client: KubeClient, name: str) -> Mapping[str, Any]:
+def read_node(client: KubeClient, name: str, deadline: float | None = None) -> Mapping[str, Any]:
     try:
-        return client.get(node_path(name), counted_as="nodes")
+        return client.get(node_path(name), counted_as="nodes", deadline=deadline)
     except KubeRequestError as error:
         if error.status == 404:
             raise DrainError(
@@ -725,9 +760,17 @@ def read_node(client: KubeClient, name: str) -> Mapping[str, Any]:
         raise DrainError(f"cannot read node {name!r}: {error}") from error
 
 
-def set_unschedulable(client: KubeClient, name: str, value: bool) -> None:
+def set_unschedulable(
+    client: KubeClient, name: str, value: bool, deadline: float | None = None
+) -> None:
+    # A merge patch that sets one field: sending it twice (a retry) is harmless.
     try:
-        client.patch(node_path(name), {"spec": {"unschedulable": value}}, counted_as="nodes")
+        client.patch(
+            node_path(name),
+            {"spec": {"unschedulable": value}},
+            counted_as="nodes",
+            deadline=deadline,
+        )
     except KubeRequestError as error:
         action = "cordon" if value else "uncordon"
         raise DrainError(
@@ -735,12 +778,14 @@ def set_unschedulable(client: KubeClient, name: str, value: bool) -> None:
         ) from error
 
 
-def list_node_pods(client: KubeClient, options: DrainOptions) -> list[dict[str, Any]]:
+def list_node_pods(
+    client: KubeClient, options: DrainOptions, deadline: float | None = None
+) -> list[dict[str, Any]]:
     params = {"fieldSelector": f"spec.nodeName={options.node}"}
     if options.pod_selector:
         params["labelSelector"] = options.pod_selector
     try:
-        return list(client.list_items("/api/v1/pods", params, counted_as="pods"))
+        return list(client.list_items("/api/v1/pods", params, counted_as="pods", deadline=deadline))
     except KubeRequestError as error:
         if error.status == 400 and options.pod_selector:
             raise DrainError(
@@ -773,6 +818,8 @@ def run_node_drain(
     """Cordon, uncordon or drain ``options.node``. Failures (bad input, refused pods, the
     deadline, the API) come back as a failed outcome; nothing raises but programming errors."""
     started = clock()
+    # The task's deadline, for the evictions and for every request's retries.
+    deadline = started + options.timeout
     timings: dict[str, float] = {}
     result: dict[str, Any] = {"node": options.node, "state": options.state, "changed": False}
 
@@ -783,7 +830,7 @@ def run_node_drain(
         return DrainOutcome(failed, msg, result, warnings or [])
 
     try:
-        node = read_node(client, options.node)
+        node = read_node(client, options.node, deadline)
     except (DrainError, KubeAccessError) as error:
         return finish(True, str(error))
     before = bool((node.get("spec") or {}).get("unschedulable"))
@@ -796,7 +843,7 @@ def run_node_drain(
             result["diff"] = _diff(before, wanted)
         if changed and not check_mode:
             try:
-                set_unschedulable(client, options.node, wanted)
+                set_unschedulable(client, options.node, wanted, deadline)
             except (DrainError, KubeAccessError) as error:
                 result["changed"] = False
                 return finish(True, str(error))
@@ -808,7 +855,7 @@ def run_node_drain(
 
     # drain: classify first, so refusals fail before anything changes
     try:
-        plan = plan_drain(list_node_pods(client, options), options)
+        plan = plan_drain(list_node_pods(client, options, deadline), options)
     except (DrainError, KubeAccessError) as error:
         return finish(True, str(error))
     timings["preflight"] = round(clock() - started, 3)
@@ -839,15 +886,14 @@ def run_node_drain(
 
     cordoned_here = False
     run: EvictionRun | None = None
-    deadline = started + options.timeout
     try:
         if not before:
             mark = clock()
-            set_unschedulable(client, options.node, True)
+            set_unschedulable(client, options.node, True, deadline)
             cordoned_here = True
             result["unschedulable"]["after"] = True
             # A pod may have been bound between the first LIST and the cordon.
-            plan = plan_drain(list_node_pods(client, options), options)
+            plan = plan_drain(list_node_pods(client, options, deadline), options)
             result["skipped_pods"] = list(plan.skipped)
             timings["cordon"] = round(clock() - mark, 3)
             if plan.refused:
@@ -880,14 +926,20 @@ def run_node_drain(
                     f"evicted: {_listing(entries)}"
                 )
             raise _DeadlineExpired(len(run.done()))
-    except (DrainError, KubeAccessError, _DeadlineExpired) as error:
+    except (DrainError, KubeAccessError, KubeRequestError, _DeadlineExpired) as error:
         if run is not None:
             _record_run(result, timings, run, started)
             result["left"] = [left_entry(t) for t in run.left()]
-        note = _restore_after_failure(client, options, cordoned_here, result)
+        note = _restore_after_failure(
+            client, options, cordoned_here, result, max(deadline, clock() + UNCORDON_RETRY_SECONDS)
+        )
         if isinstance(error, _DeadlineExpired):
             message = deadline_message(
                 options.node, options.timeout, result["left"], error.evicted, note
+            )
+        elif isinstance(error, KubeRequestError):
+            message = f"drain of node {options.node} failed: {error}" + (
+                f". {note}" if note else ""
             )
         else:
             message = f"{error}. {note}" if note else str(error)
@@ -896,7 +948,9 @@ def run_node_drain(
         return finish(True, message, eviction_warnings(_done_refs(run)))
     except BaseException:
         # A bug must not leave a node cordoned by this task behind.
-        _restore_after_failure(client, options, cordoned_here, result)
+        _restore_after_failure(
+            client, options, cordoned_here, result, max(deadline, clock() + UNCORDON_RETRY_SECONDS)
+        )
         raise
 
     result["changed"] = cordoned_here or bool(result.get("evicted"))
@@ -955,16 +1009,21 @@ def _record_run(
 
 
 def _restore_after_failure(
-    client: KubeClient, options: DrainOptions, cordoned_here: bool, result: dict[str, Any]
+    client: KubeClient,
+    options: DrainOptions,
+    cordoned_here: bool,
+    result: dict[str, Any],
+    deadline: float | None = None,
 ) -> str:
-    """Uncordon a node this task cordoned, unless told not to; what to tell the user."""
+    """Uncordon a node this task cordoned, unless told not to, retrying through transient
+    failures until ``deadline``; what to tell the user."""
     if not cordoned_here:
         return ""
     if options.leave_cordoned_on_failure:
         result["uncordoned"] = False
         return "The node stays cordoned (leave_cordoned_on_failure=true)"
     try:
-        set_unschedulable(client, options.node, False)
+        set_unschedulable(client, options.node, False, deadline)
     except (DrainError, KubeAccessError) as error:
         result["uncordoned"] = False
         return f"The node stays cordoned: uncordoning it failed too: {error}"
