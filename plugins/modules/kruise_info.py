@@ -21,6 +21,9 @@ description:
   - Only reads, with paginated LISTs; never one GET per object. A kind whose CRD is absent is a
     finding, not an error. An unreachable API server or rejected credentials fail the task with
     a message that names the server and the fix.
+  - A read the API server refuses (403) leaves what it would have told unknown (C(null)), never
+    absent or zero, and names the permission missing (C(verb resource.group)) in the entry, in
+    the findings and in RV(kruise.missing_permissions).
   - Pair it with M(kruise_cri.remediation.remediation_plan) to choose a way out.
 version_added: 0.2.0
 author: kruise-cri maintainers
@@ -65,7 +68,10 @@ kruise:
   type: dict
   contains:
     installed:
-      description: Whether an OpenKruise manager Deployment or the apps.kruise.io CRDs exist.
+      description:
+        - Whether an OpenKruise manager Deployment or the apps.kruise.io CRDs exist.
+        - C(null) (unknown) when the Deployments could not be listed; RV(kruise.install.error)
+          says why.
       type: bool
       sample: true
     version:
@@ -73,7 +79,9 @@ kruise:
       type: str
       sample: 1.6.3
     install:
-      description: How OpenKruise was installed (helm with the release, or manifests).
+      description:
+        - How OpenKruise was installed (helm with the release, or manifests), and C(error) when
+          that could not be read (a Helm release whose secrets are refused stays C(helm)).
       type: dict
     feature_gates:
       description: The manager's feature gates and whether kruise-daemon is enabled.
@@ -86,8 +94,15 @@ kruise:
       type: list
       elements: dict
     feature_use:
-      description: Counts of daemon-dependent objects, and whether any is in use.
+      description:
+        - Counts of daemon-dependent objects, and whether any is in use (C(null) when some could
+          not be read and none was found).
       type: dict
+    missing_permissions:
+      description: The permissions the API server refused, as C(verb resource.group).
+      type: list
+      elements: str
+      sample: [list containerrecreaterequests.apps.kruise.io, list secrets in default]
     findings:
       description: Anything odd met while reading, never an exception.
       type: list

@@ -244,7 +244,7 @@ def test_manifest_install_and_missing_crds_on_a_second_cluster(tmp_path):
         assert len(audit_events(audit_log, KRUISE_INFO_USER_AGENT)) == sent
         facts = empty["kruise"]
         assert facts["installed"] is False
-        assert facts["install"] == {"method": None, "helm": None}
+        assert facts["install"] == {"method": None, "helm": None, "error": None}
         assert facts["daemon"] is None
         assert facts["feature_use"]["in_use"] is False
         assert all(
@@ -272,7 +272,7 @@ def test_manifest_install_and_missing_crds_on_a_second_cluster(tmp_path):
         assert not result.get("failed"), result.get("msg")
         facts = result["kruise"]
         assert facts["installed"] is True
-        assert facts["install"] == {"method": "manifests", "helm": None}
+        assert facts["install"] == {"method": "manifests", "helm": None, "error": None}
         assert facts["version"] == "1.5.5"
         assert facts["daemon"]["name"] == "kruise-daemon"
         assert facts["feature_use"]["kinds"]["ContainerRecreateRequest"] == {

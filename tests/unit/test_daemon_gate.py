@@ -238,3 +238,54 @@ def test_filter_wraps_errors():
     assert plan_filter(facts(), "disable", False, helm_info("A=true"))["daemon"] == "absent"
     with pytest.raises(AnsibleFilterError, match="direction"):
         plan_filter(facts(), "sideways")
+
+
+def test_disable_refusal_names_the_missing_permission():
+    kinds = {
+        "ContainerRecreateRequest": {
+            "crd": True,
+            "count": None,
+            "error": "HTTP 403 forbidden",
+            "missing_permission": "list containerrecreaterequests.apps.kruise.io",
+        }
+    }
+    kruise = facts(kinds=kinds)
+    kruise["feature_use"]["in_use"] = None
+    plan = daemon_gate_plan(kruise, "disable", helm=helm_info("ImagePullJobGate=true"))
+    assert plan["in_use"] is None
+    assert "missing permission: list containerrecreaterequests.apps.kruise.io" in plan["refused"][0]
+
+
+def test_disable_refuses_unknown_use_of_workloads_and_pods():
+    kruise = facts()
+    kruise["feature_use"]["sidecar_terminator_pods"] = {
+        "count": None,
+        "examples": [],
+        "error": "HTTP 403 forbidden",
+        "missing_permission": "list pods",
+    }
+    plan = daemon_gate_plan(kruise, "disable", helm=helm_info("ImagePullJobGate=true"))
+    assert plan["in_use"] is None
+    assert (
+        "sidecar terminator: HTTP 403 forbidden (missing permission: list pods)"
+        in (plan["refused"][0])
+    )
+
+
+def test_a_helm_install_is_never_planned_as_manifests():
+    kruise = {**facts(), "manager": {"name": "kruise-controller-manager"}}
+    kruise["install"] = {
+        "method": "helm",
+        "helm": {"release": "kruise", "namespace": "default"},
+        "error": "the release cannot be read. Missing permission: get/list secrets in default",
+    }
+    with pytest.raises(ValueError, match=r"get/list secrets in default.*not the manifests"):
+        daemon_gate_plan(kruise, "disable")
+
+
+def test_an_unknown_install_is_refused_with_its_reason():
+    kruise = facts()
+    kruise.update(installed=None, manager=None)
+    kruise["install"] = {"method": None, "helm": None, "error": "missing: list deployments.apps"}
+    with pytest.raises(ValueError, match=r"list deployments\.apps; nothing was changed"):
+        daemon_gate_plan(kruise, "disable")

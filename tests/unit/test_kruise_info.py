@@ -311,3 +311,171 @@ def test_node_entry_from_the_servers_node_table():
 def test_a_node_table_without_the_needed_columns_gives_no_entry():
     assert kc.node_entry_from_row(["Name", "Status"], ["n1", "Ready"]) is None
     assert kc.node_entry_from_row(NODE_TABLE_COLUMNS, ["n1"]) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# What a refused read leaves: unknown, with the permission it lacked
+
+
+@pytest.mark.parametrize(
+    ("path", "permission"),
+    [
+        ("/apis/apps/v1/deployments", "list deployments.apps"),
+        ("/api/v1/namespaces/default/secrets", "list secrets in default"),
+        ("/api/v1/pods", "list pods"),
+        (
+            "/apis/apps.kruise.io/v1alpha1/containerrecreaterequests",
+            "list containerrecreaterequests.apps.kruise.io",
+        ),
+        (
+            "/apis/apps/v1/namespaces/kruise-system/daemonsets",
+            "list daemonsets.apps in kruise-system",
+        ),
+    ],
+)
+def test_the_permission_a_request_needs(path, permission):
+    assert kc.permission_for(path) == permission
+
+
+def test_helm_ownership_comes_from_what_helm_writes_on_its_objects():
+    annotated = {
+        "metadata": {
+            "namespace": "kruise-system",
+            "annotations": {
+                "meta.helm.sh/release-name": "kruise",
+                "meta.helm.sh/release-namespace": "default",
+            },
+        }
+    }
+    labelled = {"metadata": {"labels": {"app.kubernetes.io/managed-by": "Helm"}}}
+    plain = {"metadata": {"namespace": "kruise-system", "labels": {"app": "kruise"}}}
+    assert kc.helm_owner(annotated) == (True, "kruise", "default")
+    assert kc.helm_owner(plain, annotated) == (True, "kruise", "default")
+    assert kc.helm_owner(labelled, None) == (True, None, None)
+    assert kc.helm_owner(plain, None) == (False, None, None)
+
+
+class FakeReader:
+    """Answers like an API server whose RBAC refuses every path in ``forbidden`` (403)."""
+
+    def __init__(
+        self, objects: dict[str, list[dict]], forbidden: set[str], *, crds: bool = True
+    ) -> None:
+        self.objects = objects
+        self.forbidden = forbidden
+        self.crds = crds
+        self.settings = type("Settings", (), {"host": "https://127.0.0.1:6443"})()
+
+    def _check(self, path: str) -> None:
+        if path in self.forbidden:
+            raise kc.KubeRequestError(403, path, f"{path} is forbidden")
+
+    def get(self, path, params=None, **kwargs):
+        self._check(path)
+        if path == "/version":
+            return {"gitVersion": "v1.37.0"}
+        if path == "/apis/apps.kruise.io/v1alpha1" and self.crds:
+            return {"resources": [{"name": plural} for plural, _ in kc.DAEMON_KINDS.values()]}
+        raise kc.KubeRequestError(404, path, "not found")
+
+    def list_items(self, path, params=None, **kwargs):
+        self._check(path)
+        yield from self.objects.get(path, [])
+
+    def list_pages(self, path, params=None, **kwargs):
+        self._check(path)
+        if path == "/api/v1/nodes":
+            yield json.dumps({"columnDefinitions": [], "rows": []}).encode()
+            return
+        yield json.dumps({"items": self.objects.get(path, [])}).encode()
+
+    def count(self, path, params=None, **kwargs):
+        self._check(path)
+        return len(self.objects.get(path, []))
+
+    def request_summary(self):
+        return {"count": 0, "by_resource": {}, "seconds": 0}
+
+
+KRUISE = "/apis/apps.kruise.io/v1alpha1/"
+HELM_MANAGER = {
+    "metadata": {
+        "name": "kruise-controller-manager",
+        "namespace": "kruise-system",
+        "labels": {"app.kubernetes.io/managed-by": "Helm"},
+        "annotations": {
+            "meta.helm.sh/release-name": "kruise",
+            "meta.helm.sh/release-namespace": "default",
+        },
+    },
+    "spec": {
+        "template": {
+            "spec": {
+                "containers": [{"name": "manager", "image": "openkruise/kruise-manager:v1.6.3"}]
+            }
+        }
+    },
+}
+
+
+def test_refused_feature_use_lists_are_unknown_not_zero():
+    forbidden = {KRUISE + plural for plural, _ in kc.DAEMON_KINDS.values()}
+    facts = kc.collect_cluster_facts(FakeReader({}, forbidden))
+    use = facts["feature_use"]
+    assert use["in_use"] is None
+    crr = use["kinds"]["ContainerRecreateRequest"]
+    assert crr["count"] is None
+    assert crr["missing_permission"] == "list containerrecreaterequests.apps.kruise.io"
+    assert "HTTP 403" in crr["error"]
+    assert use["kinds"]["ImagePullJob"]["active"] is None
+    assert use["kinds"]["NodeImage"]["with_images"] is None
+    assert "list nodeimages.apps.kruise.io" in facts["missing_permissions"]
+
+
+def test_found_use_is_in_use_even_when_another_kind_is_refused():
+    objects = {KRUISE + "containerrecreaterequests": [{"metadata": {"name": "r"}}]}
+    facts = kc.collect_cluster_facts(FakeReader(objects, {KRUISE + "imagepulljobs"}))
+    assert facts["feature_use"]["in_use"] is True
+    assert facts["feature_use"]["kinds"]["ImagePullJob"]["count"] is None
+
+
+def test_refused_deployments_leave_the_install_unknown():
+    reader = FakeReader({}, {"/apis/apps/v1/deployments"}, crds=False)
+    facts = kc.collect_cluster_facts(reader)
+    assert facts["installed"] is None
+    assert facts["install"]["method"] is None
+    assert "missing permission: list deployments.apps" in facts["install"]["error"]
+    assert facts["missing_permissions"] == ["list deployments.apps"]
+
+
+def test_a_helm_release_behind_refused_secrets_is_still_helm():
+    objects = {"/apis/apps/v1/deployments": [HELM_MANAGER]}
+    forbidden = {"/api/v1/namespaces/default/secrets", "/api/v1/namespaces/default/configmaps"}
+    facts = kc.collect_cluster_facts(FakeReader(objects, forbidden))
+    install = facts["install"]
+    assert install["method"] == "helm"
+    assert install["helm"]["release"] == "kruise"
+    assert install["helm"]["namespace"] == "default"
+    assert "get/list secrets in default" in install["error"]
+
+
+def test_a_readable_helm_release_has_no_error():
+    release = {
+        "name": "kruise",
+        "namespace": "default",
+        "version": 1,
+        "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": "kruise", "version": "1.6.3", "appVersion": "1.6.3"}},
+        "config": {},
+    }
+    secret = {"metadata": {"name": "sh.helm.release.v1.kruise.v1"}}
+    secret["data"] = {"release": _helm_secret_value(release)}
+    objects = {
+        "/apis/apps/v1/deployments": [HELM_MANAGER],
+        "/api/v1/namespaces/default/secrets": [secret],
+    }
+    facts = kc.collect_cluster_facts(FakeReader(objects, set()))
+    assert facts["install"]["error"] is None
+    assert facts["install"]["helm"]["revision"] == 1
+    assert facts["missing_permissions"] == []
+    assert facts["feature_use"]["in_use"] is False

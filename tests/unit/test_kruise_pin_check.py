@@ -216,3 +216,22 @@ def test_not_installed_and_wrong_inputs():
 )
 def test_image_repository(image, repository):
     assert image_repository(image) == repository
+
+
+def test_a_helm_install_whose_release_cannot_be_read_is_not_pinned_as_manifests():
+    kruise = facts()
+    kruise["install"] = {
+        "method": "helm",
+        "helm": {"release": "kruise", "namespace": "default"},
+        "error": "the release cannot be read. Missing permission: get/list secrets in default",
+    }
+    with pytest.raises(PinError, match=r"get/list secrets in default.*undoes the pin"):
+        pin_plan("1.5.5", kruise)
+
+
+def test_an_unreadable_manager_is_not_called_absent():
+    kruise = facts()
+    kruise.update(installed=None, manager=None)
+    kruise["install"] = {"method": None, "helm": None, "error": "missing: list deployments.apps"}
+    with pytest.raises(PinError, match=r"list deployments\.apps; nothing was changed"):
+        pin_plan("1.5.5", kruise)

@@ -789,3 +789,87 @@ def test_the_plan_shows_the_feature_gates_the_disable_playbook_writes(gates, met
     helm = {"release": facts["install"]["helm"]} if method == "helm" else None
     written = daemon_gate_plan(facts, "disable", helm=helm)["feature_gates_after"]
     assert f"{written}" in change and change.count("KruiseDaemon=false") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts kruise_info could not read (403): unknown, never "none" or "not installed"
+
+CRR_FORBIDDEN = {
+    "crd": True,
+    "count": None,
+    "error": "HTTP 403 containerrecreaterequests.apps.kruise.io is forbidden",
+    "missing_permission": "list containerrecreaterequests.apps.kruise.io",
+}
+
+
+def forbidden_feature_use(in_use: bool | None) -> dict[str, Any]:
+    facts = cluster()
+    facts["feature_use"] = {
+        "in_use": in_use,
+        "summary": [],
+        "kinds": {"ContainerRecreateRequest": dict(CRR_FORBIDDEN)},
+    }
+    facts["missing_permissions"] = ["list containerrecreaterequests.apps.kruise.io"]
+    return facts
+
+
+@pytest.mark.parametrize("in_use", [None, False])
+def test_unreadable_feature_use_is_unknown_and_names_the_permission(in_use) -> None:
+    """Even facts that say in_use: false are unknown while a kind carries an error."""
+    plan = plan_for(
+        {"node-1": docker(), "node-2": containerd("v1.7.24")}, forbidden_feature_use(in_use)
+    )
+    assert plan["installation"]["features_in_use"] is None
+    assert plan["installation"]["missing_permissions"] == [
+        "list containerrecreaterequests.apps.kruise.io"
+    ]
+    assert plan["recommendation"]["path"] == "migrate_runtime"
+    assert "list containerrecreaterequests.apps.kruise.io" in told(plan)
+    disable = path(plan, "disable_daemon")
+    assert disable["risk"]["level"] == "medium"
+    assert "nothing uses" not in json.dumps(disable)
+    assert "none of the daemon's features in use" not in json.dumps(disable)
+    assert any(
+        "missing permission: list containerrecreaterequests.apps.kruise.io" in f["message"]
+        and "grant the missing permission" in f["message"]
+        for f in plan["findings"]
+    )
+
+
+def test_an_unreadable_install_is_not_planned_as_an_install() -> None:
+    facts = cluster(installed=False)
+    facts["installed"] = None
+    facts["install"] = {
+        "method": None,
+        "helm": None,
+        "error": "the Deployments could not be listed, so whether and how OpenKruise is "
+        "installed is unknown (HTTP 403 forbidden; missing permission: list deployments.apps): "
+        "grant it to the user kruise_info runs as, then run again",
+    }
+    facts["missing_permissions"] = ["list deployments.apps"]
+    plan = plan_for({"node-1": docker()}, facts)
+    assert plan["installation"]["installed"] is None
+    text = json.dumps(plan)
+    assert "helm install" not in text
+    assert "install OpenKruise" not in text.replace("installed", "")
+    assert "not installed" not in text
+    messages = [f["message"] for f in plan["findings"]]
+    assert any(
+        "missing permission: list deployments.apps" in m and "nor takes it for absent" in m
+        for m in messages
+    )
+
+
+def test_a_helm_release_that_cannot_be_read_is_said_in_the_plan() -> None:
+    facts = cluster(**CRR_IN_USE)
+    facts["install"] = {
+        "method": "helm",
+        "helm": {"release": "kruise", "namespace": "default"},
+        "error": "OpenKruise is installed by Helm release kruise (namespace default), but the "
+        "release cannot be read: HTTP 403 forbidden. Missing permission: get/list secrets in "
+        "default (helm and kruise_info read the release there): grant it, then run again",
+    }
+    plan = plan_for({"node-1": containerd("v1.4.13")}, facts)
+    assert plan["recommendation"]["path"] == "pin_1_5"
+    assert "get/list secrets in default" in " ".join(plan["recommendation"]["reasons"])
+    assert any("get/list secrets in default" in f["message"] for f in plan["findings"])

@@ -13,6 +13,7 @@ import gzip
 import json
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
@@ -20,7 +21,10 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeClient,
     KubeRequestError,
 )
-from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import finding
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import (
+    Severity,
+    finding,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     parse_feature_gates,
 )
@@ -44,6 +48,7 @@ DAEMON_LABEL_SELECTOR = "control-plane=daemon"
 SOCKET_MOUNT_PATH = "/hostvarrun"
 HELM_RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 HELM_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 PREDOWNLOAD_ANNOTATION_PREFIX = "apps.kruise.io/image-predownload-"
 SIDECAR_TERMINATOR_ENV = "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT"
 SIDECAR_TERMINATOR_WITH_IMAGE_ENV = "KRUISE_TERMINATE_SIDECAR_WHEN_JOB_EXIT_WITH_IMAGE"
@@ -68,6 +73,80 @@ PREDOWNLOAD_WORKLOADS: Mapping[str, tuple[str, str]] = {
     "DaemonSet": ("v1alpha1", "daemonsets"),
     "StatefulSet": ("v1beta1", "statefulsets"),
 }
+
+
+def permission_for(path: str, verb: str = "list") -> str:
+    """The RBAC permission a request to ``path`` needs, as ``verb resource.group`` (the core
+    group has no suffix), with `` in NAMESPACE`` for a namespaced request:
+    ``/apis/apps/v1/deployments`` -> ``list deployments.apps``,
+    ``/api/v1/namespaces/default/secrets`` -> ``list secrets in default``."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts[0] == "api":
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) >= 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return f"{verb} {path} (non-resource URL)"
+    if not rest:
+        return f"get {path} (non-resource URL)"
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    resource = f"{rest[0]}.{group}" if group else rest[0]
+    return f"{verb} {resource}" + (f" in {namespace}" if namespace else "")
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """One read the API server refused or failed: what it needed and what the server said."""
+
+    status: int
+    message: str
+    permission: str
+
+    @classmethod
+    def of(cls, error: KubeRequestError, verb: str = "list") -> ReadFailure:
+        return cls(error.status, error.message, permission_for(error.path, verb))
+
+    @property
+    def error(self) -> str:
+        return f"HTTP {self.status} {self.message}"
+
+    @property
+    def missing_permission(self) -> str | None:
+        """The permission lacking, when the server said so (403); None for other failures."""
+        return self.permission if self.status == 403 else None
+
+    def describe(self) -> str:
+        """``HTTP 403 ...; missing permission: list deployments.apps``."""
+        if self.missing_permission:
+            return f"{self.error}; missing permission: {self.missing_permission}"
+        return self.error
+
+    def entry(self) -> dict[str, Any]:
+        """What a facts entry that could not be read carries."""
+        return {"error": self.error, "missing_permission": self.missing_permission}
+
+
+@dataclass
+class Notes:
+    """What reading noticed: findings, and the permissions the API server refused (403)."""
+
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    missing: set[str] = field(default_factory=set)
+
+    def add(self, severity: Severity, source: str, message: str) -> None:
+        self.findings.append(finding(severity, source, message))
+
+    def failed(self, source: str, failure: ReadFailure, what: str = "cannot list") -> None:
+        if failure.missing_permission:
+            self.missing.add(failure.missing_permission)
+        fix = (
+            " (grant it to the user kruise_info runs as, then run again)"
+            if failure.missing_permission
+            else ""
+        )
+        self.add("warning", source, f"{what}: {failure.describe()}{fix}")
 
 
 def flag_value(args: Iterable[str], flag: str) -> str | None:
@@ -360,24 +439,26 @@ def feature_use_summary(
 
 def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
     """Read the cluster. Raises KubeAccessError when the API cannot be used at all; anything
-    narrower (a kind missing, a 403 on one resource) becomes a finding."""
-    findings: list[dict[str, Any]] = []
+    narrower (a kind missing, a 403 on one resource) becomes a finding, and what could not be read
+    stays unknown (null) rather than counted as absent."""
+    notes = Notes()
     version = reader.get("/version", counted_as="version")
     facts: dict[str, Any] = {
         "schema": CLUSTER_FACTS_SCHEMA,
         "api": {"server": reader.settings.host, "version": version.get("gitVersion")},
     }
 
-    served = _served_kruise_resources(reader, findings)
+    served, discovery_failures = _served_kruise_resources(reader, notes)
     # Three independent reads at once: the API server encodes one page while this process parses
     # another. Nodes and feature use in threads, the install and the daemon here.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        nodes_read = pool.submit(_node_entries, reader, findings)
-        feature_use_read = pool.submit(_feature_use, reader, served, findings)
-        facts.update(_install_and_daemon(reader, findings))
+        nodes_read = pool.submit(_node_entries, reader, notes)
+        feature_use_read = pool.submit(_feature_use, reader, served, discovery_failures, notes)
+        facts.update(_install_and_daemon(reader, notes))
         node_objects = nodes_read.result()
         feature_use = feature_use_read.result()
     daemon_pods = facts.pop("_daemon_pods")
+    manager_unknown = facts.pop("_manager_unknown")
     nodes = {entry["name"]: entry for entry in node_objects}
     for pod in daemon_pods:
         state = daemon_pod_state(pod)
@@ -385,65 +466,88 @@ def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
         if node is not None:
             node["daemon_pod"] = state["pod"]
             node["daemon_pod_state"] = state["state"]
+    # Not seen is not absent: a refused read leaves the install unknown. CRDs alone do not
+    # settle it while the manager could not be looked for (they outlive an uninstall that keeps
+    # them), so a refused Deployments read is unknown whatever discovery shows.
+    installed: bool | None
+    if facts["manager"] is not None:
+        installed = True
+    elif manager_unknown:
+        installed = None
+    elif served:
+        installed = True
+    else:
+        installed = None if discovery_failures else False
     return {
         "schema": facts["schema"],
         "api": facts["api"],
-        "installed": facts["manager"] is not None or bool(served),
+        "installed": installed,
         **{key: value for key, value in facts.items() if key not in ("schema", "api")},
         "nodes": [nodes[name] for name in sorted(nodes, key=natural_key)],
         "feature_use": feature_use,
-        "findings": sorted(findings, key=lambda f: (str(f["source"]), str(f["message"]))),
+        "missing_permissions": sorted(notes.missing),
+        "findings": sorted(notes.findings, key=lambda f: (str(f["source"]), str(f["message"]))),
         "requests": reader.request_summary(),
     }
 
 
-def _install_and_daemon(reader: KubeClient, findings: list[dict[str, Any]]) -> dict[str, Any]:
+def _install_and_daemon(reader: KubeClient, notes: Notes) -> dict[str, Any]:
     """The manager, how it was installed, its feature gates, and kruise-daemon's DaemonSet and
     pods (under ``_daemon_pods``, for the caller to match with nodes)."""
-    deployments = [
-        d for d in _list(reader, "/apis/apps/v1/deployments", findings) if is_kruise_manager(d)
-    ]
+    listed, deployments_failure = _try_list(reader, "/apis/apps/v1/deployments", notes)
+    deployments = [d for d in listed if is_kruise_manager(d)]
     manager = sorted(
         deployments,
         key=lambda d: (d["metadata"].get("name") != MANAGER_NAME, d["metadata"].get("namespace")),
     )
     namespace = manager[0]["metadata"].get("namespace") if manager else None
     if len(manager) > 1:
-        findings.append(
-            finding(
-                "warning",
-                "deployments",
-                "more than one kruise manager Deployment: "
-                + ", ".join(
-                    f"{d['metadata'].get('namespace')}/{d['metadata'].get('name')}" for d in manager
-                )
-                + f"; using {namespace}",
+        notes.add(
+            "warning",
+            "deployments",
+            "more than one kruise manager Deployment: "
+            + ", ".join(
+                f"{d['metadata'].get('namespace')}/{d['metadata'].get('name')}" for d in manager
             )
+            + f"; using {namespace}",
         )
     manager_facts = manager_entry(manager[0]) if manager else None
     gates = feature_gates_entry(manager_facts["args"] if manager_facts else [])
-    install = _install(reader, manager[0] if manager else None, findings)
-    kruise_version = version_from_image(manager_facts["image"]) if manager_facts else None
-    if kruise_version is None and install.get("helm"):
-        kruise_version = (install["helm"].get("app_version") or "").lstrip("v") or None
 
-    daemon = None
+    daemonset = None
     pods: list[dict[str, Any]] = []
     if namespace:
         daemonsets = [
             d
-            for d in _list(reader, f"/apis/apps/v1/namespaces/{namespace}/daemonsets", findings)
+            for d in _list(reader, f"/apis/apps/v1/namespaces/{namespace}/daemonsets", notes)
             if d["metadata"].get("name") == DAEMON_NAME
             or (d["metadata"].get("labels") or {}).get("control-plane") == "daemon"
         ]
         if daemonsets:
+            daemonset = daemonsets[0]
             pods = _list(
                 reader,
                 f"/api/v1/namespaces/{namespace}/pods",
-                findings,
+                notes,
                 {"labelSelector": DAEMON_LABEL_SELECTOR},
             )
-            daemon = daemon_entry(daemonsets[0], pods)
+    if manager:
+        install = _install(reader, manager[0], daemonset, notes)
+    else:
+        install = {
+            "method": None,
+            "helm": None,
+            "error": (
+                "the Deployments could not be listed, so whether and how OpenKruise is "
+                f"installed is unknown ({deployments_failure.describe()}): grant it to the user "
+                "kruise_info runs as, then run again"
+                if deployments_failure
+                else None
+            ),
+        }
+    kruise_version = version_from_image(manager_facts["image"]) if manager_facts else None
+    if kruise_version is None and install.get("helm"):
+        kruise_version = (install["helm"].get("app_version") or "").lstrip("v") or None
     return {
         "version": kruise_version,
         "line": line_of(kruise_version),
@@ -451,27 +555,37 @@ def _install_and_daemon(reader: KubeClient, findings: list[dict[str, Any]]) -> d
         "manager": manager_facts,
         "install": install,
         "feature_gates": gates,
-        "daemon": daemon,
+        "daemon": daemon_entry(daemonset, pods) if daemonset else None,
         "_daemon_pods": pods,
+        "_manager_unknown": deployments_failure is not None,
     }
+
+
+def _try_list(
+    reader: KubeClient,
+    path: str,
+    notes: Notes,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], ReadFailure | None]:
+    """Every item of a LIST, or ([], the failure) after noting it."""
+    try:
+        return list(reader.list_items(path, params, counted_as=_resource_name(path))), None
+    except KubeRequestError as error:
+        failure = ReadFailure.of(error)
+        notes.failed(path, failure)
+        return [], failure
 
 
 def _list(
     reader: KubeClient,
     path: str,
-    findings: list[dict[str, Any]],
+    notes: Notes,
     params: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    try:
-        return list(reader.list_items(path, params, counted_as=_resource_name(path)))
-    except KubeRequestError as error:
-        findings.append(
-            finding("warning", path, f"cannot list: HTTP {error.status} {error.message}")
-        )
-        return []
+    return _try_list(reader, path, notes, params)[0]
 
 
-def _node_entries(reader: KubeClient, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _node_entries(reader: KubeClient, notes: Notes) -> list[dict[str, Any]]:
     """Every node's entry, read as kubectl reads them: the server's table (a few cells a node)
     rather than whole Node objects; whole objects when the table lacks a column."""
     entries: list[dict[str, Any]] = []
@@ -484,12 +598,10 @@ def _node_entries(reader: KubeClient, findings: list[dict[str, Any]]) -> list[di
             for row in table.get("rows") or []:
                 entry = node_entry_from_row(columns, list(row.get("cells") or []))
                 if entry is None:
-                    return [node_entry(n) for n in _list(reader, "/api/v1/nodes", findings)]
+                    return [node_entry(n) for n in _list(reader, "/api/v1/nodes", notes)]
                 entries.append(entry)
     except KubeRequestError as error:
-        findings.append(
-            finding("warning", "nodes", f"cannot list: HTTP {error.status} {error.message}")
-        )
+        notes.failed("nodes", ReadFailure.of(error))
     return entries
 
 
@@ -498,10 +610,12 @@ def _resource_name(path: str) -> str:
 
 
 def _served_kruise_resources(
-    reader: KubeClient, findings: list[dict[str, Any]]
-) -> dict[str, set[str]]:
-    """Plural resource names served by apps.kruise.io, per version; {} when the group is absent."""
+    reader: KubeClient, notes: Notes
+) -> tuple[dict[str, set[str]], dict[str, ReadFailure]]:
+    """Plural resource names served by apps.kruise.io, per version ({} when the group is absent),
+    and the versions whose discovery failed (other than 404), with the failure."""
     served: dict[str, set[str]] = {}
+    failures: dict[str, ReadFailure] = {}
     for version in ("v1alpha1", "v1beta1"):
         try:
             resources = (
@@ -512,72 +626,133 @@ def _served_kruise_resources(
             )
         except KubeRequestError as error:
             if error.status != 404:
-                findings.append(
-                    finding(
-                        "warning",
-                        f"{KRUISE_GROUP}/{version}",
-                        f"discovery failed: HTTP {error.status} {error.message}",
-                    )
-                )
+                failures[version] = ReadFailure.of(error, "get")
+                notes.failed(f"{KRUISE_GROUP}/{version}", failures[version], "discovery failed")
             continue
         served[version] = {str(r.get("name")) for r in resources if "/" not in str(r.get("name"))}
-    return served
+    return served, failures
+
+
+def helm_owner(*objects: Mapping[str, Any] | None) -> tuple[bool, str | None, str | None]:
+    """Whether Helm manages these objects, from what Helm itself writes on everything it
+    installs (the annotations ``meta.helm.sh/release-name`` and ``-namespace``, the label
+    ``app.kubernetes.io/managed-by: Helm``), without reading the release: (managed, release,
+    release namespace). The namespace defaults to the object's own."""
+    managed = False
+    for obj in objects:
+        metadata = (obj or {}).get("metadata") or {}
+        annotations = metadata.get("annotations") or {}
+        release = annotations.get(HELM_RELEASE_ANNOTATION)
+        if release:
+            return (
+                True,
+                release,
+                annotations.get(HELM_NAMESPACE_ANNOTATION) or metadata.get("namespace"),
+            )
+        managed = managed or (metadata.get("labels") or {}).get(MANAGED_BY_LABEL) == "Helm"
+    return managed, None, None
+
+
+def _unread_release(release: str | None, namespace: str | None) -> dict[str, Any]:
+    """A Helm release known by name only."""
+    return {
+        "release": release,
+        "namespace": namespace,
+        "revision": None,
+        "status": None,
+        "chart": None,
+        "chart_version": None,
+        "app_version": None,
+        "values": None,
+    }
 
 
 def _install(
-    reader: KubeClient, manager: Mapping[str, Any] | None, findings: list[dict[str, Any]]
+    reader: KubeClient,
+    manager: Mapping[str, Any],
+    daemonset: Mapping[str, Any] | None,
+    notes: Notes,
 ) -> dict[str, Any]:
-    if manager is None:
-        return {"method": None, "helm": None}
-    annotations = (manager.get("metadata") or {}).get("annotations") or {}
-    release_name = annotations.get(HELM_RELEASE_ANNOTATION)
-    release_namespace = annotations.get(HELM_NAMESPACE_ANNOTATION) or (
-        manager.get("metadata") or {}
-    ).get("namespace")
+    managed, release_name, release_namespace = helm_owner(manager, daemonset)
+    if not managed:
+        return {"method": "manifests", "helm": None, "error": None}
     if not release_name:
-        return {"method": "manifests", "helm": None}
+        error = (
+            f"the kruise manager is labelled {MANAGED_BY_LABEL}: Helm but carries no "
+            f"{HELM_RELEASE_ANNOTATION} annotation, so its Helm release is unknown: give the "
+            "release and its namespace (kruise_cri_helm_release, kruise_cri_helm_namespace)"
+        )
+        notes.add("warning", "install", error)
+        return {"method": "helm", "helm": _unread_release(None, None), "error": error}
     selector = {"labelSelector": f"owner=helm,name={release_name},status=deployed"}
+    failures: list[ReadFailure] = []
     for kind in ("secrets", "configmaps"):
-        for stored in _list(
-            reader, f"/api/v1/namespaces/{release_namespace}/{kind}", findings, selector
-        ):
+        stored_items, failure = _try_list(
+            reader, f"/api/v1/namespaces/{release_namespace}/{kind}", notes, selector
+        )
+        if failure:
+            failures.append(failure)
+        for stored in stored_items:
             encoded = (stored.get("data") or {}).get("release")
             if not encoded:
                 continue
             try:
                 release = decode_helm_release(encoded)
             except (ValueError, OSError, EOFError) as error:
-                findings.append(
-                    finding(
-                        "warning",
-                        f"{release_namespace}/{stored['metadata'].get('name')}",
-                        f"cannot decode the Helm release: {error}",
-                    )
+                notes.add(
+                    "warning",
+                    f"{release_namespace}/{stored['metadata'].get('name')}",
+                    f"cannot decode the Helm release: {error}",
                 )
                 continue
-            summary = helm_release_summary(release)
-            return {"method": "helm", "helm": summary}
-    findings.append(
-        finding(
-            "warning",
-            f"{release_namespace}/{release_name}",
-            "the manager carries Helm release annotations but no deployed release was found "
-            "(secrets or configmaps with owner=helm); treating the install as plain manifests",
+            return {"method": "helm", "helm": helm_release_summary(release), "error": None}
+    # Helm owns the objects whatever we could read: never fall back to the manifests path,
+    # whose direct patches the next `helm upgrade` or `helm rollback` would undo.
+    if failures:
+        # Helm reads and writes the release with get and list, in secrets unless told to use
+        # configmaps: name the secrets when they were refused, the configmaps only otherwise.
+        needed = f"get/list {failures[0].permission.split(' ', 1)[1]}"
+        error = (
+            f"OpenKruise is installed by Helm release {release_name} (namespace "
+            f"{release_namespace}), but the release cannot be read: "
+            + "; ".join(failure.error for failure in failures)
+            + f". Missing permission: {needed} (helm and kruise_info read the "
+            "release there): grant it, then run again"
         )
-    )
-    return {"method": "manifests", "helm": None}
+        notes.add("warning", f"{release_namespace}/{release_name}", error)
+    else:
+        error = (
+            f"OpenKruise is installed by Helm release {release_name} (namespace "
+            f"{release_namespace}, from the {HELM_RELEASE_ANNOTATION} annotations), but no "
+            "deployed revision of it was found (secrets or configmaps labelled owner=helm, "
+            f"name={release_name}, status=deployed): check `helm history {release_name} -n "
+            f"{release_namespace}` and finish or roll back the pending operation"
+        )
+        notes.add("warning", f"{release_namespace}/{release_name}", error)
+    return {
+        "method": "helm",
+        "helm": _unread_release(release_name, release_namespace),
+        "error": error,
+    }
 
 
 def _feature_use(
-    reader: KubeClient, served: Mapping[str, set[str]], findings: list[dict[str, Any]]
+    reader: KubeClient,
+    served: Mapping[str, set[str]],
+    discovery_failures: Mapping[str, ReadFailure],
+    notes: Notes,
 ) -> dict[str, Any]:
     v1alpha1 = served.get("v1alpha1", set())
     kinds: dict[str, dict[str, Any]] = {}
     for kind, (plural, _namespaced) in DAEMON_KINDS.items():
         path = f"/apis/{KRUISE_GROUP}/v1alpha1/{plural}"
+        if "v1alpha1" in discovery_failures:
+            # Whether the CRD exists is unknown, so is its use.
+            kinds[kind] = {"crd": None, "count": None, **discovery_failures["v1alpha1"].entry()}
+            continue
         if plural not in v1alpha1:
             kinds[kind] = {"crd": False, "count": 0}
-            findings.append(finding("info", f"{KRUISE_GROUP}/v1alpha1 {kind}", "CRD not installed"))
+            notes.add("info", f"{KRUISE_GROUP}/v1alpha1 {kind}", "CRD not installed")
             continue
         entry: dict[str, Any] = {"crd": True}
         try:
@@ -594,21 +769,26 @@ def _feature_use(
             else:
                 entry["count"] = reader.count(path, counted_as=plural)
         except KubeRequestError as error:
-            entry.setdefault("count", 0)
-            entry["error"] = f"HTTP {error.status} {error.message}"
-            findings.append(
-                finding(
-                    "warning", f"{KRUISE_GROUP}/v1alpha1 {kind}", f"cannot list: {entry['error']}"
-                )
-            )
+            # Unknown, not none: a refused LIST says nothing about how many there are.
+            failure = ReadFailure.of(error)
+            entry = {"crd": True, "count": None, **failure.entry()}
+            if kind in ("ImagePullJob", "ImageListPullJob"):
+                entry["active"] = None
+            elif kind == "NodeImage":
+                entry["with_images"] = None
+            notes.failed(f"{KRUISE_GROUP}/v1alpha1 {kind}", failure)
         kinds[kind] = entry
 
     predownload_examples: list[dict[str, Any]] = []
     predownload_count = 0
+    predownload_failures: list[ReadFailure] = []
     for kind, (version, plural) in PREDOWNLOAD_WORKLOADS.items():
+        path = f"/apis/{KRUISE_GROUP}/{version}/{plural}"
+        if version in discovery_failures:
+            predownload_failures.append(discovery_failures[version])
+            continue
         if plural not in served.get(version, set()):
             continue
-        path = f"/apis/{KRUISE_GROUP}/{version}/{plural}"
         try:
             for raw in reader.list_pages(path, metadata_only=True, counted_as=plural):
                 if PREDOWNLOAD_ANNOTATION_PREFIX.encode() not in raw:
@@ -632,26 +812,22 @@ def _feature_use(
                                 }
                             )
         except KubeRequestError as error:
-            findings.append(
-                finding(
-                    "warning",
-                    f"{KRUISE_GROUP}/{version} {kind}",
-                    f"cannot list: HTTP {error.status} {error.message}",
-                )
-            )
+            failure = ReadFailure.of(error)
+            predownload_failures.append(failure)
+            notes.failed(f"{KRUISE_GROUP}/{version} {kind}", failure)
 
     sidecar_pods: list[str] = []
+    sidecar_failure: ReadFailure | None = None
     try:
         for raw in reader.list_pages("/api/v1/pods", SIDECAR_CANDIDATE_PODS, counted_as="pods"):
             # Most pages hold no such pod: a byte search spares parsing them.
             if SIDECAR_TERMINATOR_ENV.encode() in raw:
                 sidecar_pods.extend(pods_with_sidecar_terminator(json.loads(raw)))
     except KubeRequestError as error:
-        findings.append(
-            finding("warning", "pods", f"cannot list pods: HTTP {error.status} {error.message}")
-        )
+        sidecar_failure = ReadFailure.of(error)
+        notes.failed("pods", sidecar_failure, "cannot list pods")
 
-    in_use = (
+    found = (
         any(
             (
                 entry.get("with_images")
@@ -665,15 +841,35 @@ def _feature_use(
         or bool(predownload_count)
         or bool(sidecar_pods)
     )
+    unchecked = (
+        any("error" in entry for entry in kinds.values())
+        or bool(predownload_failures)
+        or sidecar_failure is not None
+    )
+    in_use: bool | None = True if found else None if unchecked else False
+    predownload: dict[str, Any] = {"count": predownload_count, "examples": predownload_examples}
+    if predownload_failures:
+        predownload.update(count=None, **_joined_failures(predownload_failures))
+    sidecar: dict[str, Any] = {
+        "count": len(sidecar_pods),
+        "examples": sorted(sidecar_pods)[:EXAMPLES_CAP],
+    }
+    if sidecar_failure is not None:
+        sidecar.update(count=None, **sidecar_failure.entry())
     return {
         "kinds": kinds,
-        "predownload_workloads": {"count": predownload_count, "examples": predownload_examples},
-        "sidecar_terminator_pods": {
-            "count": len(sidecar_pods),
-            "examples": sorted(sidecar_pods)[:EXAMPLES_CAP],
-        },
+        "predownload_workloads": predownload,
+        "sidecar_terminator_pods": sidecar,
         "in_use": in_use,
         "summary": feature_use_summary(kinds, predownload_count, len(sidecar_pods)),
+    }
+
+
+def _joined_failures(failures: list[ReadFailure]) -> dict[str, Any]:
+    missing = sorted({f.missing_permission for f in failures if f.missing_permission})
+    return {
+        "error": "; ".join(dict.fromkeys(f.error for f in failures)),
+        "missing_permission": ", ".join(missing) or None,
     }
 
 

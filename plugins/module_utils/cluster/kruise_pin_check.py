@@ -229,9 +229,27 @@ def pin_plan(
     version = parse_target_version(target_version)
     if not isinstance(kruise, Mapping) or "installed" not in kruise:
         raise PinError("kruise must be the 'kruise' facts of kruise_info")
+    install = kruise.get("install") or {}
+    if kruise.get("installed") is None or (install.get("error") and not kruise.get("manager")):
+        raise PinError(
+            (
+                install.get("error")
+                or "whether OpenKruise is installed is unknown (see kruise_info's findings and "
+                "missing_permissions)"
+            )
+            + "; nothing was changed"
+        )
     if not kruise.get("installed") or not kruise.get("manager"):
         raise PinError(
             "OpenKruise is not installed in this cluster (no kruise-manager): nothing to pin"
+        )
+    if not helm and install.get("method") == "helm":
+        # Patching a Helm release's Deployment and DaemonSet directly is undone by its next
+        # `helm upgrade` or `helm rollback`: a Helm install is pinned through Helm or not at all.
+        raise PinError(
+            (install.get("error") or "OpenKruise is installed by Helm")
+            + "; pinning must go through the Helm release (kruise_helm_release), not the "
+            "manifests, or the next helm upgrade or rollback undoes the pin. Nothing was changed"
         )
     method = "helm" if helm else "manifests"
     if method == "helm" and not chart:

@@ -46,9 +46,26 @@ def daemon_gate_plan(
         raise ValueError(f"direction {direction!r} must be one of {', '.join(DIRECTIONS)}")
     if not isinstance(kruise, Mapping) or "installed" not in kruise:
         raise ValueError("kruise must be the 'kruise' facts of kruise_info")
+    install = kruise.get("install") or {}
+    if kruise.get("installed") is None or (install.get("error") and not kruise.get("manager")):
+        raise ValueError(
+            (
+                install.get("error")
+                or "whether OpenKruise is installed is unknown (see kruise_info's findings and "
+                "missing_permissions)"
+            )
+            + "; nothing was changed"
+        )
     if not kruise.get("installed"):
         raise ValueError("OpenKruise is not installed in this cluster: nothing to change")
     release = (helm or {}).get("release") if helm else None
+    if not release and install.get("method") == "helm":
+        # Patching a Helm release's objects directly is undone by its next upgrade or rollback.
+        raise ValueError(
+            (install.get("error") or "OpenKruise is installed by Helm")
+            + "; the change must go through the Helm release (kruise_helm_release info), not "
+            "the manifests, or the next helm upgrade or rollback undoes it. Nothing was changed"
+        )
     method = "helm" if release else "manifests"
     notes: list[str] = []
     argument = (kruise.get("feature_gates") or {}).get("argument")
@@ -107,12 +124,15 @@ def _plan_disable(
         plan["notes"].append(mismatch + "; the normalised string fixes this")
     use = kruise.get("feature_use") or {}
     summary = [str(line) for line in use.get("summary") or []]
-    unchecked = [
-        f"{kind}: {entry['error']}"
-        for kind, entry in (use.get("kinds") or {}).items()
-        if isinstance(entry, Mapping) and entry.get("error")
-    ]
-    plan["in_use"] = bool(use.get("in_use")) or (None if unchecked else False)
+    unchecked = unchecked_feature_use(use)
+    if use.get("in_use"):
+        plan["in_use"] = True
+    elif unchecked or use.get("in_use") is None:
+        plan["in_use"] = None
+        if not unchecked:
+            unchecked = ["every kind (kruise_info's feature_use.in_use is null)"]
+    else:
+        plan["in_use"] = False
     plan["in_use_summary"] = summary
     plan["stops_working"] = list(STOPS_WORKING)
     blockers = []
@@ -136,6 +156,25 @@ def _plan_disable(
         changed=_differs_exact(user_gates if plan["method"] == "helm" else current, desired)
         or bool(kruise.get("daemon")),
     )
+
+
+def unchecked_feature_use(use: Mapping[str, Any]) -> list[str]:
+    """What kruise_info could not read of the daemon's feature use, each with its error and, for
+    a 403, the permission missing (``verb resource.group``)."""
+    entries: list[tuple[str, Any]] = list((use.get("kinds") or {}).items())
+    entries += [
+        ("workloads with image pre-download annotations", use.get("predownload_workloads")),
+        ("pods using the sidecar terminator", use.get("sidecar_terminator_pods")),
+    ]
+    unchecked = []
+    for what, entry in entries:
+        if isinstance(entry, Mapping) and entry.get("error"):
+            missing = entry.get("missing_permission")
+            unchecked.append(
+                f"{what}: {entry['error']}"
+                + (f" (missing permission: {missing})" if missing else "")
+            )
+    return unchecked
 
 
 def _plan_enable(

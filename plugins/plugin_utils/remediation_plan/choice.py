@@ -106,6 +106,8 @@ def _every_node_works(ctx: Context, nothing_path: Mapping[str, Any]) -> Choice:
     summary = f"Every node can run kruise-daemon {ctx.line}: "
     if ctx.install.installed is False:
         summary += f"install OpenKruise {ctx.version} as planned."
+    elif ctx.install.installed is None and ctx.install.known:
+        summary += "nothing to change (whether OpenKruise is installed could not be read)."
     elif ctx.install.line == ctx.line:
         summary += "nothing to change."
     else:

@@ -24,6 +24,9 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
     Context,
 )
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.installation import (
+    features_use_unknown_reason,
+)
 
 
 def cluster_findings(ctx: Context, cluster: Mapping[str, Any] | None) -> list[Finding]:
@@ -45,6 +48,35 @@ def cluster_findings(ctx: Context, cluster: Mapping[str, Any] | None) -> list[Fi
                 "cluster",
                 f"OpenKruise is not installed in this cluster: the plan is for installing "
                 f"{ctx.version}",
+            )
+        )
+    elif ctx.install.installed is None:
+        findings.append(
+            finding(
+                "warning",
+                "cluster",
+                (
+                    ctx.install.install_error
+                    or "whether OpenKruise is installed is unknown: kruise_info could not read it"
+                )
+                + "; the plan neither installs OpenKruise nor takes it for absent",
+            )
+        )
+    if ctx.install.installed is not None and ctx.install.install_error:
+        findings.append(
+            finding(
+                "warning",
+                "install",
+                ctx.install.install_error,
+            )
+        )
+    if ctx.install.use_unchecked:
+        findings.append(
+            finding(
+                "warning",
+                "feature_use",
+                features_use_unknown_reason(ctx.install)
+                + ": the plan treats the daemon's features as possibly in use",
             )
         )
     unknown = [node.name for node in ctx.nodes if node.source == "none"]

@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_gate import (
+    unchecked_feature_use,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.fact_values import (
     as_bool,
     as_int,
@@ -36,6 +39,12 @@ class Installation:
     manager_name: str | None
     manager_ready: int | None
     socket_location: str | None
+    # What kruise_info could not read: the install (a refused Deployment or Helm release read)
+    # and the daemon's feature use (each kind or list, with its error), and the permissions
+    # (``verb resource.group``) the API server refused.
+    install_error: str | None = None
+    use_unchecked: tuple[str, ...] = ()
+    missing_permissions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +60,9 @@ class Installation:
             "daemon_enabled": self.daemon_enabled,
             "features_in_use": self.features_in_use,
             "features_summary": list(self.features_summary),
+            "error": self.install_error,
+            "features_unchecked": list(self.use_unchecked),
+            "missing_permissions": list(self.missing_permissions),
         }
 
 
@@ -91,6 +103,10 @@ def installation_from(cluster: Mapping[str, Any] | None) -> Installation:
     else:
         in_use = as_bool(use.get("in_use"))
         daemon_enabled = as_bool(gates.get("daemon_enabled"))
+    unchecked = tuple(unchecked_feature_use(use))
+    if unchecked and in_use is not True:
+        # A kind that could not be listed is not a kind nobody uses.
+        in_use = None
     return Installation(
         known=True,
         installed=installed,
@@ -107,6 +123,11 @@ def installation_from(cluster: Mapping[str, Any] | None) -> Installation:
         manager_name=as_text(manager.get("name")),
         manager_ready=as_int(manager.get("ready_replicas")),
         socket_location=as_text(as_mapping(cluster.get("daemon")).get("socket_location")),
+        install_error=as_text(install.get("error")),
+        use_unchecked=unchecked,
+        missing_permissions=tuple(
+            str(item) for item in as_list(cluster.get("missing_permissions")) if item
+        ),
     )
 
 
@@ -116,8 +137,25 @@ def features_in_use_reason(install: Installation) -> str:
 
 
 def features_use_unknown_reason(install: Installation) -> str:
-    return "whether the daemon's features are in use is unknown" + (
-        " (no cluster facts)" if not install.known else ""
+    if not install.known:
+        return "whether the daemon's features are in use is unknown (no cluster facts)"
+    if install.use_unchecked:
+        return (
+            "whether the daemon's features are in use is unknown: kruise_info could not read "
+            + "; ".join(install.use_unchecked)
+            + permissions_fix(install)
+        )
+    return "whether the daemon's features are in use is unknown"
+
+
+def permissions_fix(install: Installation) -> str:
+    """What to do when the API server refused reads (each named where it is reported)."""
+    if not install.missing_permissions:
+        return ""
+    return (
+        "; grant the missing "
+        + ("permission" if len(install.missing_permissions) == 1 else "permissions")
+        + " to the user kruise_info runs as, then assess again"
     )
 
 

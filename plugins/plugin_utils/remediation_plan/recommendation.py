@@ -74,6 +74,12 @@ def _run_steps(ctx: Context, choice: Choice) -> _Steps:
             )
             steps.manual_steps += manual_steps(ctx, step, step_nodes)
             continue
+        if step != MIGRATE and (ctx.install.install_error or ctx.install.installed is None):
+            steps.reasons.append(
+                f"{call.fqcn} refuses to change anything while kruise_info cannot read the "
+                "install: "
+                + (ctx.install.install_error or "whether OpenKruise is installed is unknown")
+            )
         steps.commands.append(
             playbook_command(step, ctx.inventory, (node.limit_name for node in step_nodes))
         )
