@@ -9,6 +9,8 @@ Exit codes of `kruise-cri assess`:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import re
@@ -18,12 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from kruise_cri.lab.lab_dir import LabDirError, default_lab_dir
+
 EXIT_COMPATIBLE = 0
 EXIT_ERROR = 1
 EXIT_INCOMPATIBLE = 2
 
 VERSION_PATTERN = re.compile(r"^v?\d+\.\d+(\.\d+)?$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 COLLECTION_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -42,13 +47,26 @@ def collections_path() -> Path:
     )
 
 
-def ansible_environment() -> dict[str, str]:
+def wants_colour(stream: TextIO) -> bool:
+    """Colours only on a terminal, and not when NO_COLOR is set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def ansible_environment(*, colour: bool) -> dict[str, str]:
     env = {
         "ANSIBLE_COLLECTIONS_PATH": str(collections_path()),
         "ANSIBLE_CONFIG": str(COLLECTION_ROOT / "ansible.cfg"),
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
     }
+    if not colour:
+        # ansible-runner gives ansible-playbook a terminal, so Ansible colours by default; and
+        # ANSIBLE_FORCE_COLOR in the caller's environment would win over ANSIBLE_NOCOLOR.
+        env["ANSIBLE_NOCOLOR"] = "1"
+        env["ANSIBLE_FORCE_COLOR"] = "0"
     venv_bin = str(Path(sys.executable).parent)
     if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
         env["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
@@ -126,6 +144,7 @@ def run_playbook(
     (ansible-playbook exits non-zero when a node is unreachable, yet the report covers it)."""
     import ansible_runner
 
+    colour = wants_colour(stream)
     with tempfile.TemporaryDirectory(prefix="kruise-cri-run-") as private_dir:
         progress = Progress(stream, total_nodes, target_line)
         runner = ansible_runner.run(
@@ -133,7 +152,7 @@ def run_playbook(
             playbook=playbook,
             inventory=inventory,
             extravars=extravars,
-            envvars=ansible_environment(),
+            envvars=ansible_environment(colour=colour),
             event_handler=progress,
             quiet=True,
             verbosity=verbosity,
@@ -144,6 +163,8 @@ def run_playbook(
                     event.get("event") == "verbose" and "ERROR" in event.get("stdout", "")
                 ):
                     text = event.get("stdout", "").strip()
+                    if not colour:
+                        text = ANSI_ESCAPE.sub("", text)
                     if text:
                         stream.write(text + "\n")
         if progress.summary_table:
@@ -152,15 +173,46 @@ def run_playbook(
 
 
 def count_nodes(inventory: str, group: str) -> int | None:
-    """How many hosts the playbook will assess, for the [n/total] progress counter."""
+    """How many hosts the playbook will assess, for the [n/total] progress counter. Silent: what
+    Ansible would warn about here (a group that matches nothing, an inventory it cannot parse) the
+    playbook reports itself, without this process's colours."""
     try:
-        from ansible.inventory.manager import InventoryManager
-        from ansible.parsing.dataloader import DataLoader
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            from ansible.inventory.manager import InventoryManager
+            from ansible.parsing.dataloader import DataLoader
 
-        manager = InventoryManager(loader=DataLoader(), sources=[inventory])
-        return len(manager.get_hosts(group)) or None
+            manager = InventoryManager(loader=DataLoader(), sources=[inventory])
+            return len(manager.get_hosts(group)) or None
     except Exception:  # progress without a total is fine; the playbook reports the error
         return None
+
+
+def inventory_argument(value: str) -> str:
+    """An inventory file or directory made absolute (ansible-runner runs ansible-playbook from a
+    private folder, where a relative path finds nothing), or a host list ``host1,host2,`` as is."""
+    if os.path.exists(value):
+        return os.path.abspath(value)
+    if "," in value:
+        return value
+    raise UsageError(f"inventory {value} does not exist; give a file, a directory or host1,host2,")
+
+
+def report_dir_argument(value: str) -> Path:
+    """``--report-dir`` made absolute without following a symlink: the report is written only into
+    a real directory, never through a link (which could make root create or fill its target)."""
+    report_dir = Path(os.path.abspath(value))
+    if report_dir.is_symlink():
+        raise UsageError(
+            f"--report-dir {value} is a symlink (to {os.readlink(report_dir)}); the report is "
+            "written only into a real directory, not through a link: give the directory itself, "
+            f"or remove the link (rm {report_dir}) to have kruise-cri create the directory"
+        )
+    if report_dir.exists() and not report_dir.is_dir():
+        raise UsageError(
+            f"--report-dir {value} exists and is not a directory; give a directory "
+            "(kruise-cri creates it when missing)"
+        )
+    return report_dir
 
 
 def parse_version(value: str) -> str:
@@ -173,7 +225,7 @@ def parse_version(value: str) -> str:
 
 def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
     kruise_version = parse_version(args.kruise_version)
-    report_dir = Path(args.report_dir).resolve()
+    report_dir = report_dir_argument(args.report_dir)
     lab = None
     inventory = args.inventory
     kubeconfig = args.kubeconfig
@@ -189,10 +241,7 @@ def command_assess(args: argparse.Namespace, stream: TextIO) -> int:
         kubeconfig = kubeconfig or str(lab.kubeconfig_path)
     if not inventory:
         raise UsageError("give an inventory with -i INVENTORY, or --lab for the built-in lab")
-    if not os.path.exists(inventory) and "," not in inventory:
-        raise UsageError(
-            f"inventory {inventory} does not exist; give a file, a directory or host1,host2,"
-        )
+    inventory = inventory_argument(inventory)
     extravars: dict[str, Any] = {
         "kruise_cri_target_version": kruise_version,
         "kruise_cri_report_dir": str(report_dir),
@@ -322,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    default_lab_dir = os.environ.get("KRUISE_CRI_LAB_DIR", "/tmp/kruise-cri-lab")
+    lab_dir_default = str(default_lab_dir())
 
     assess = commands.add_parser("assess", help="assess every node and write the report")
     assess.add_argument("-i", "--inventory", help="Ansible inventory (nodes in group kube_nodes)")
@@ -333,7 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-lab", action="store_true", help="leave a lab started by --lab running"
     )
     assess.add_argument(
-        "--lab-dir", default=default_lab_dir, help="where the lab lives (%(default)s)"
+        "--lab-dir",
+        default=lab_dir_default,
+        help="where the lab lives, private to you (%(default)s)",
     )
     assess.add_argument(
         "--kruise-version", default="1.6.0", help="target OpenKruise version (%(default)s)"
@@ -359,7 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["up", "down", "status", "prepare"],
         help="prepare: fetch and build what the lab needs, start nothing",
     )
-    lab.add_argument("--lab-dir", default=default_lab_dir, help="where the lab lives (%(default)s)")
+    lab.add_argument(
+        "--lab-dir",
+        default=lab_dir_default,
+        help="where the lab lives, private to you (%(default)s)",
+    )
     return parser
 
 
@@ -370,7 +425,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         if args.command == "assess":
             return command_assess(args, stream)
         return command_lab(args, stream)
-    except UsageError as error:
+    except (UsageError, LabDirError) as error:
         sys.stderr.write(f"kruise-cri: {error}\n")
         return EXIT_ERROR
 

@@ -4,18 +4,26 @@ The nodes are defined in :mod:`kruise_cri.lab.nodes`; this module starts them, f
 `kruise-cri lab up`, and registers them with the lab's cluster. A lab started by the CLI lives
 in a supervisor process (`python -m kruise_cri.lab.fleet serve DIR`) that holds the runtimes and
 stops them on SIGTERM; `lab down` sends that signal.
+
+The lab runs as root and trusts its directory (see :mod:`kruise_cri.lab.lab_dir`), and a PID in
+``lab.json`` counts as the supervisor only while that process is really it: ours, with the
+supervisor's command line for this directory and the start time the supervisor recorded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -26,6 +34,12 @@ from kruise_cri.lab.dockershim_build import ensure_dockershim, start_dockershim
 from kruise_cri.lab.gotools import ensure_go_tool
 from kruise_cri.lab.kubernetes_build import ensure_control_plane, ensure_kubernetes_binary
 from kruise_cri.lab.lab_cluster import seed_lab_cluster
+from kruise_cri.lab.lab_dir import (
+    LabDirError,
+    check_private_file,
+    private_lab_dir,
+    read_private_file,
+)
 from kruise_cri.lab.nodes import NODES, NodeSpec, builds_needed
 from kruise_cri.lab.packages import RuntimeBuild, cache_root, ensure_runtime, ensure_runtimes
 from kruise_cri.lab.runtimes import HostRoot, RunningRuntime, start_containerd, start_dockerd
@@ -35,6 +49,8 @@ INVENTORY_FILE = "inventory.yml"
 CLUSTER_DIR = "cluster"
 SUPERVISOR_LOG = "supervisor.log"
 START_TIMEOUT = 300.0
+STOP_TIMEOUT = 60.0
+SUPERVISOR_MODULE = "kruise_cri.lab.fleet"
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 
 
@@ -235,50 +251,64 @@ class LabFleet:
 
     @staticmethod
     def status(lab_dir: Path) -> dict[str, object]:
+        """The lab's state; ``up`` only while lab.json's supervisor is really running.
+        Raises LabDirError when the directory is not private."""
+        lab_dir = private_lab_dir(lab_dir, create=False)
         state_path = lab_dir / STATE_FILE
-        if not state_path.exists():
+        if not os.path.lexists(state_path):
             return {"up": False, "lab_dir": str(lab_dir)}
-        state = json.loads(state_path.read_text())
-        state["up"] = _alive(int(state["supervisor_pid"]))
+        try:
+            state = json.loads(read_private_file(state_path))
+        except ValueError:
+            state = None
+        supervisor = SupervisorRecord.from_state(state)
+        if not isinstance(state, dict) or supervisor is None:
+            return {"up": False, "lab_dir": str(lab_dir), "stale": f"{state_path} is not lab state"}
+        state["up"] = supervisor.is_running(lab_dir)
+        if not state["up"]:
+            state["stale"] = (
+                f"{state_path} names supervisor PID {supervisor.pid}, which is not this lab's "
+                "supervisor any more"
+            )
         return state
 
     @classmethod
     def ensure_up(cls, lab_dir: Path, *, stream: TextIO) -> LabFleet:
-        lab_dir = lab_dir.resolve()
+        lab_dir = private_lab_dir(lab_dir, create=True)
         current = cls.status(lab_dir)
         if current.get("up"):
+            check_private_file(lab_dir / INVENTORY_FILE)
             stream.write(f"Using the lab already running in {lab_dir}\n")
             return cls(lab_dir, current, started_here=False)
-        lab_dir.mkdir(parents=True, exist_ok=True)
         (lab_dir / STATE_FILE).unlink(missing_ok=True)
         # Fetching and building happen here, in the foreground with progress and no deadline;
         # the supervisor then only starts daemons.
         prepare(stream=stream)
         stream.write(f"Starting the lab in {lab_dir}\n")
         stream.flush()
-        log = open(lab_dir / SUPERVISOR_LOG, "w")  # noqa: SIM115 - handed to the child
-        supervisor = subprocess.Popen(
-            [sys.executable, "-m", "kruise_cri.lab.fleet", "serve", str(lab_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        log_path = lab_dir / SUPERVISOR_LOG
+        log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(log_fd, "w") as log:
+            supervisor = subprocess.Popen(
+                supervisor_command(lab_dir),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         shown = 0
         while time.monotonic() < deadline:
-            lines = (lab_dir / SUPERVISOR_LOG).read_text().splitlines()
+            lines = log_path.read_text().splitlines()
             for line in lines[shown:]:
                 stream.write(line + "\n")
             shown = len(lines)
             stream.flush()
             state = cls.status(lab_dir)
-            if state.get("up"):
+            if state.get("up") and state.get("supervisor_pid") == supervisor.pid:
                 return cls(lab_dir, state, started_here=True)
             if supervisor.poll() is not None:
                 raise RuntimeError(
-                    f"the lab did not start (exit code {supervisor.returncode}); "
-                    f"see {lab_dir / SUPERVISOR_LOG}"
+                    f"the lab did not start (exit code {supervisor.returncode}); see {log_path}"
                 )
             time.sleep(0.2)
         supervisor.terminate()
@@ -286,17 +316,22 @@ class LabFleet:
 
     @staticmethod
     def stop_dir(lab_dir: Path, *, stream: TextIO) -> None:
+        """Stop the lab's supervisor; signals nothing unless lab.json names the real one."""
+        lab_dir = private_lab_dir(lab_dir, create=False)
         state = LabFleet.status(lab_dir)
         if not state.get("up"):
-            stream.write(f"No lab is running in {lab_dir}\n")
+            if state.get("stale"):
+                (lab_dir / STATE_FILE).unlink(missing_ok=True)
+                stream.write(
+                    f"No lab is running in {lab_dir}; removed its stale {STATE_FILE} "
+                    f"({state['stale']})\n"
+                )
+            else:
+                stream.write(f"No lab is running in {lab_dir}\n")
             return
-        pid = int(state["supervisor_pid"])  # type: ignore[call-overload]
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        supervisor = SupervisorRecord.from_state(state)
+        assert supervisor is not None  # status said up
+        supervisor.stop(lab_dir, timeout=STOP_TIMEOUT)
         (lab_dir / STATE_FILE).unlink(missing_ok=True)
         stream.write(f"Lab in {lab_dir} stopped\n")
 
@@ -304,16 +339,92 @@ class LabFleet:
         self.stop_dir(self.lab_dir, stream=stream)
 
 
-def _alive(pid: int) -> bool:
+def supervisor_command(lab_dir: Path) -> list[str]:
+    return [sys.executable, "-m", SUPERVISOR_MODULE, "serve", str(lab_dir)]
+
+
+def process_start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, /proc/PID/stat field 22); None when it is
+    gone or a zombie. A PID is reused; a PID with its start time is not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rpartition(b")")[2].split()
     except OSError:
-        return False
+        return None
+    if not fields or fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+@dataclass(frozen=True)
+class SupervisorRecord:
+    """The supervisor as lab.json records it: its PID and start time."""
+
+    pid: int
+    start_time: int
+
+    @classmethod
+    def from_state(cls, state: object) -> SupervisorRecord | None:
+        if not isinstance(state, dict):
+            return None
+        pid, start_time = state.get("supervisor_pid"), state.get("supervisor_start_time")
+        if type(pid) is not int or type(start_time) is not int or pid <= 0:
+            return None
+        return cls(pid, start_time)
+
+    def is_running(self, lab_dir: Path) -> bool:
+        """True when the process is this record's: same start time, owned by us, running
+        ``python -m kruise_cri.lab.fleet serve LAB_DIR``."""
+        proc = Path(f"/proc/{self.pid}")
+        try:
+            owner = proc.stat().st_uid
+            arguments = [os.fsdecode(a) for a in (proc / "cmdline").read_bytes().split(b"\0")]
+        except OSError:
+            return False
+        if arguments and arguments[-1] == "":
+            arguments.pop()
+        return (
+            owner == os.geteuid()
+            and process_start_time(self.pid) == self.start_time
+            and len(arguments) == 5
+            and Path(arguments[0]).name.startswith("python")
+            and arguments[1:] == supervisor_command(lab_dir)[1:]
+        )
+
+    def stop(self, lab_dir: Path, *, timeout: float) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``, through a pidfd opened before the identity
+        check, so a PID reused meanwhile is never signalled."""
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:
+            return
+        except OSError as error:  # a kernel without pidfd_open (before 5.3)
+            if error.errno != errno.ENOSYS:
+                raise
+            self._stop_by_pid(lab_dir, timeout)
+            return
+        try:
+            if not self.is_running(lab_dir):
+                return
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+            exited, _, _ = select.select([pidfd], [], [], timeout)
+            if not exited:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                select.select([pidfd], [], [], 10)
+        finally:
+            os.close(pidfd)
+
+    def _stop_by_pid(self, lab_dir: Path, timeout: float) -> None:
+        for signum, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+            if not self.is_running(lab_dir):
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+            deadline = time.monotonic() + wait
+            while self.is_running(lab_dir) and time.monotonic() < deadline:
+                time.sleep(0.1)
 
 
 def serve(lab_dir: Path) -> None:
@@ -324,6 +435,9 @@ def serve(lab_dir: Path) -> None:
         nonlocal stop_requested
         stop_requested = True
 
+    lab_dir = private_lab_dir(lab_dir, create=False)
+    if not lab_dir.is_dir():
+        raise LabDirError(f"lab directory {lab_dir} does not exist; start the lab with lab up")
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     fleet = RunningFleet(progress=sys.stdout)
@@ -334,9 +448,9 @@ def serve(lab_dir: Path) -> None:
         seed_lab_cluster(plane, fleet.specs, fleet.runtimes, progress=sys.stdout)
         python = node_python()
         inventory = inventory_for(fleet.roots, python)
-        (lab_dir / INVENTORY_FILE).write_text(yaml.safe_dump(inventory, sort_keys=False))
         state = {
             "supervisor_pid": os.getpid(),
+            "supervisor_start_time": process_start_time(os.getpid()),
             "lab_dir": str(lab_dir),
             "inventory": str(lab_dir / INVENTORY_FILE),
             "kubeconfig": str(plane.kubeconfig),
@@ -350,9 +464,8 @@ def serve(lab_dir: Path) -> None:
                 for name in fleet.roots
             },
         }
-        temporary = lab_dir / (STATE_FILE + ".tmp")
-        temporary.write_text(json.dumps(state, indent=2))
-        temporary.replace(lab_dir / STATE_FILE)
+        _write_private(lab_dir / INVENTORY_FILE, yaml.safe_dump(inventory, sort_keys=False))
+        _write_private(lab_dir / STATE_FILE, json.dumps(state, indent=2))
         print(f"lab up: {len(fleet.roots)} nodes, cluster at {plane.server}", flush=True)
         while not stop_requested:
             time.sleep(0.2)
@@ -362,6 +475,16 @@ def serve(lab_dir: Path) -> None:
         fleet.stop()
         (lab_dir / STATE_FILE).unlink(missing_ok=True)
         print("lab stopped", flush=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with a new file only we can read (never through a symlink)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    temporary.replace(path)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import html
 import json
 import os
 import re
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -81,9 +83,7 @@ class ActionModule(ControllerAction):
             raise AnsibleActionFail("formats: name at least one of json, markdown, html")
         cluster = _inner(args["cluster"], "kruise")
         plan = _inner(args["plan"], "plan")
-        report_dir = os.path.abspath(os.path.expanduser(args["report_dir"]))
-        if os.path.exists(report_dir) and not os.path.isdir(report_dir):
-            raise AnsibleActionFail(f"report_dir: {report_dir} exists and is not a directory")
+        report_dir = _checked_report_dir(args["report_dir"])
 
         def report_at(generated_at: str) -> dict[str, Any]:
             try:
@@ -113,19 +113,24 @@ class ActionModule(ControllerAction):
                 report = earlier
         rendered = {fmt: RENDERERS[fmt](report) for fmt in formats}
         to_write = [fmt for fmt in formats if on_disk[fmt] != rendered[fmt]]
-        create_dir = not os.path.isdir(report_dir)
+        create_dir = not os.path.lexists(report_dir)
         changed = bool(to_write) or create_dir
 
         if changed and not self._task.check_mode:
             try:
-                if create_dir:
-                    os.makedirs(report_dir, mode=DIR_MODE, exist_ok=True)
-                    os.chmod(report_dir, DIR_MODE)
-                for fmt in to_write:
-                    _write_atomically(paths[fmt], rendered[fmt])
+                created = _make_report_dir(report_dir) if create_dir else False
+                directory = _open_report_dir(args["report_dir"], report_dir)
+                try:
+                    if created:
+                        os.fchmod(directory, DIR_MODE)  # whatever the umask
+                    for fmt in to_write:
+                        _write_atomically(directory, FILE_NAMES[fmt], rendered[fmt])
+                finally:
+                    os.close(directory)
             except OSError as exc:
+                where = os.path.join(report_dir, exc.filename or "")
                 raise AnsibleActionFail(
-                    f"report_dir: cannot write {exc.filename}: {exc.strerror}"
+                    f"report_dir: cannot write {where}: {exc.strerror}"
                 ) from exc
 
         result: dict[str, Any] = {
@@ -197,12 +202,63 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
 
 
-def _read_text(path: str) -> str | None:
+def _symlink_refusal(given: str, path: str) -> AnsibleActionFail:
+    named = given if os.path.abspath(os.path.expanduser(given)) == path else f"{given} ({path})"
+    return AnsibleActionFail(
+        f"report_dir: {named} is a symlink (to {os.readlink(path)}); the report is written only "
+        "into a real directory, not through a link: give the directory itself, or remove the "
+        f"link (rm {path}) to have the report directory created"
+    )
+
+
+def _checked_report_dir(given: str) -> str:
+    """``given`` made absolute; refused (before anything changes) when it is a symlink, dangling
+    or not (writing through it would create or fill the link's target), or not a directory."""
+    report_dir = os.path.abspath(os.path.expanduser(given))
+    if os.path.islink(report_dir):
+        raise _symlink_refusal(given, report_dir)
+    if os.path.exists(report_dir) and not os.path.isdir(report_dir):
+        raise AnsibleActionFail(f"report_dir: {report_dir} exists and is not a directory")
+    return report_dir
+
+
+def _make_report_dir(report_dir: str) -> bool:
+    """Create the report directory and its missing parents (mode 0750); whether it was made here.
+    mkdir never follows a symlink in the last component: a link made meanwhile stays a link,
+    which _open_report_dir refuses."""
+    os.makedirs(os.path.dirname(report_dir), mode=DIR_MODE, exist_ok=True)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
+        os.mkdir(report_dir, DIR_MODE)
+    except FileExistsError:
+        return False
+    return True
+
+
+def _open_report_dir(given: str, report_dir: str) -> int:
+    """A descriptor of the report directory itself, never of a symlink's target."""
+    try:
+        return os.open(report_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        if os.path.islink(report_dir):
+            raise _symlink_refusal(given, report_dir) from None
+        raise
+
+
+def _read_text(path: str) -> str | None:
+    """The report file's text; a symlink is not followed (it reads as "", so it is replaced)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        if os.path.islink(path):
+            return ""  # never equal to a rendered report: it gets replaced by a file
+        raise AnsibleActionFail(f"report_dir: cannot read {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(descriptor, encoding="utf-8") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return ""
+            return handle.read()
     except UnicodeDecodeError:
         return ""  # never equal to a rendered report: it gets rewritten
     except OSError as exc:
@@ -227,17 +283,31 @@ def _previous_generated_at(on_disk: Mapping[str, str | None]) -> str | None:
     return None
 
 
-def _write_atomically(path: str, text: str) -> None:
-    directory, name = os.path.split(path)
-    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+def _write_atomically(directory: int, name: str, text: str) -> None:
+    """Write ``name`` in the directory open as ``directory``: a new file (O_EXCL, mode 0640)
+    renamed over it, so a symlink already there is replaced, never followed."""
+    for _attempt in range(100):
+        tmp_name = f".{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(
+                tmp_name,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                FILE_MODE,
+                dir_fd=directory,
+            )
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "no free temporary name", name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_path, FILE_MODE)
-        os.replace(tmp_path, path)
+        os.replace(tmp_name, name, src_dir_fd=directory, dst_dir_fd=directory)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_path)
+            os.unlink(tmp_name, dir_fd=directory)
         raise

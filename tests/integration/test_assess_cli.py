@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import select
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +17,44 @@ import yaml
 from kruise_cri.lab.nodes import NODES
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def assess(*args: str) -> subprocess.CompletedProcess[str]:
+def assess(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(KRUISE_CRI), "assess", *args], capture_output=True, text=True, timeout=600
+        [str(KRUISE_CRI), "assess", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+        env=env,
     )
+
+
+def assess_on_a_terminal(*args: str, env: dict[str, str]) -> str:
+    """What `kruise-cri assess` shows when its output is a terminal (a real pseudo-terminal)."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [str(KRUISE_CRI), "assess", *args], stdout=terminal, stderr=terminal, env=env
+    )
+    os.close(terminal)
+    shown = b""
+    try:
+        while select.select([controller], [], [], 300)[0]:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        process.wait(timeout=60)
+        os.close(controller)
+    return shown.decode(errors="replace")
 
 
 def test_assess_reports_incompatible_nodes_and_exits_2(fleet_inventory, tmp_path) -> None:
@@ -84,3 +121,67 @@ def test_missing_node_group_fails_with_the_fix(tmp_path) -> None:
     assert result.returncode == 1
     assert "kube_nodes" in result.stdout + result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_relative_inventory_is_found_from_the_working_directory(
+    fleet_inventory: Path, tmp_path: Path
+) -> None:
+    shutil.copy(fleet_inventory, tmp_path / "hosts.yml")
+    result = assess("-i", "hosts.yml", "--report-dir", "report", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"inventory {tmp_path / 'hosts.yml'}" in result.stdout
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["summary"]["nodes"] == len(NODES)
+
+
+def test_the_readme_example_inventory_is_assessed_from_the_repository_root(tmp_path: Path) -> None:
+    """The README's own command: the inventory is found and its three nodes are tried (they do
+    not exist, so each is unreachable), and the output, a pipe here, carries no colour codes."""
+    result = assess(
+        "-i", "inventories/example/hosts.yml", "--report-dir", str(tmp_path / "r"), cwd=REPO_ROOT
+    )
+    output = result.stdout + result.stderr
+    assert "no hosts in group" not in output
+    assert result.returncode == 1, output
+    assert f"(inventory {REPO_ROOT / 'inventories/example/hosts.yml'})" in result.stdout
+    for node in ("worker-01", "worker-02", "worker-03"):
+        assert f"{node}.example.internal: UNREACHABLE" in result.stdout
+    assert "[3/3]" in result.stdout
+    assert "\x1b[" not in output
+
+
+def test_no_colours_in_a_pipe_even_when_ansible_is_told_to_force_them(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"somewhere": {}}}}))
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "1"}
+    result = assess("-i", str(inventory), "--report-dir", str(tmp_path / "r"), env=env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "kube_nodes" in output, output
+    assert "\x1b[" not in output
+
+
+def test_colours_on_a_terminal_unless_no_color(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {"somewhere": {}}}}))
+    args = ("-i", str(inventory), "--report-dir", str(tmp_path / "r"))
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "ANSIBLE_NOCOLOR")}
+    coloured = assess_on_a_terminal(*args, env=env)
+    assert "kube_nodes" in coloured and ANSI_ESCAPE.search(coloured), coloured
+    plain = assess_on_a_terminal(*args, env={**env, "NO_COLOR": "1"})
+    assert "kube_nodes" in plain and "\x1b[" not in plain, plain
+
+
+def test_report_dir_through_a_dangling_symlink_is_refused(
+    fleet_inventory: Path, tmp_path: Path
+) -> None:
+    """Root must not create the link's target (the link may be another user's)."""
+    target = tmp_path / "not-yours" / "report"
+    link = tmp_path / "report"
+    link.symlink_to(target)
+    result = assess("-i", str(fleet_inventory), "--report-dir", "report", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"--report-dir report is a symlink (to {target})" in result.stderr
+    assert f"rm {link}" in result.stderr
+    assert not (tmp_path / "not-yours").exists()
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert result.stdout == ""  # refused before anything ran

@@ -234,3 +234,44 @@ def test_cluster_and_plan_make_the_recommendation(
         node_only["recommendation"]["path"] == node_only["report"]["plan"]["recommendation"]["path"]
     )
     assert node_only["stats"]["recommendation"]["path"] == node_only["recommendation"]["path"]
+
+
+@pytest.mark.parametrize("flags", [(), ("--check",)], ids=["run", "check"])
+@pytest.mark.parametrize("target_exists", [False, True], ids=["dangling", "to-a-directory"])
+def test_report_dir_that_is_a_symlink_is_refused_and_nothing_changes(
+    tmp_path: Path, fleet_args: dict[str, Any], target_exists: bool, flags: tuple[str, ...]
+) -> None:
+    """Writing through the link would make root create, or fill, whatever it points at."""
+    target = tmp_path / "somewhere" / "else"
+    if target_exists:
+        target.mkdir(parents=True)
+    link = tmp_path / "reports-link"
+    link.symlink_to(target)
+    result = run_play(tmp_path, {**fleet_args, "report_dir": str(link)}, *flags)
+    assert result["failed"] is True, result
+    assert result["msg"].startswith(f"report_dir: {link} is a symlink (to {target})")
+    assert f"remove the link (rm {link})" in result["msg"]
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    if target_exists:
+        assert list(target.iterdir()) == []
+    else:
+        assert not (tmp_path / "somewhere").exists()
+
+
+def test_a_symlink_in_place_of_a_report_file_is_replaced_never_read(
+    tmp_path: Path, fleet_args: dict[str, Any]
+) -> None:
+    report_dir = Path(fleet_args["report_dir"])
+    report_dir.mkdir(parents=True)
+    outside = tmp_path / "private-notes.md"
+    outside.write_text("not for the report\n")
+    (report_dir / "report.md").symlink_to(outside)
+    dry = run_play(tmp_path, fleet_args, "--check", "--diff")
+    assert dry["changed"] is True
+    assert "not for the report" not in dry["diff"]["before"] + dry["_stdout"]
+    result = run_play(tmp_path, fleet_args)
+    assert result["changed"] is True
+    assert outside.read_text() == "not for the report\n"
+    assert not (report_dir / "report.md").is_symlink()
+    assert (report_dir / "report.md").read_text().startswith("#")
+    assert stat.S_IMODE((report_dir / "report.md").stat().st_mode) == 0o640

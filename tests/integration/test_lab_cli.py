@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 from kruise_cri.lab.cluster_objects import client_for
+from kruise_cri.lab.fleet import process_start_time
 from tests.integration.procfs import process_running, processes_mentioning
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
@@ -33,6 +35,10 @@ def test_lab_up_assess_down_leaves_nothing_running(tmp_path: Path) -> None:
     cluster_pids = [component["pid"] for component in cluster["components"].values()]
     cluster_ports = list(cluster["ports"].values())
     try:
+        # The lab directory is private (root trusts what it holds) and lab.json records the
+        # supervisor's start time, which status and down check before trusting the PID.
+        assert stat.S_IMODE(lab_dir.stat().st_mode) == 0o700
+        assert status["supervisor_start_time"] == process_start_time(supervisor)
         assert f"Kubeconfig: {status['kubeconfig']}" in up.stdout
         assert oct(Path(status["kubeconfig"]).stat().st_mode & 0o777) == "0o600"
         nodes = client_for(status["kubeconfig"]).get("/api/v1/nodes")["items"]
