@@ -88,6 +88,19 @@ options:
     description: The helm binary, a path or a name looked up in C(PATH).
     type: str
     default: helm
+  show_values:
+    description:
+      - Helm values may hold secrets (a registry password, a token in an environment variable).
+        By default every user value in the result (RV(before), RV(release), RV(computed_values),
+        RV(history)) and in the diff is masked as C(********) except those kruise-cri reads and
+        shows (C(featureGates), C(manager.image.*), C(daemon.socketLocation),
+        C(daemon.socketFile)); the keys stay visible, and a masked value that changes reads
+        C(******** (changed)) in the diff. Values that cannot hold a secret (C(null), booleans,
+        C(""), C(0)) are kept.
+      - V(true) returns and diffs the values as they are; use it only with C(no_log) or where the
+        output is not kept.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -97,7 +110,9 @@ attributes:
         which objects would be added, removed or changed.
   diff_mode:
     support: full
-    description: The user values before and after, as YAML, with the chart versions in the headers.
+    description:
+      - The user values before and after, as YAML, with the chart versions in the headers; masked
+        unless O(show_values=true).
 """
 
 EXAMPLES = r"""
@@ -131,7 +146,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 release:
-  description: The release after the task (name, namespace, revision, status, chart, chart_version, app_version, user values).
+  description:
+    - The release after the task (name, namespace, revision, status, chart, chart_version, app_version, user values).
+    - The values are masked unless O(show_values=true).
   returned: success
   type: dict
 before:
@@ -139,7 +156,7 @@ before:
   returned: success
   type: dict
 computed_values:
-  description: The values in effect (chart defaults with the user's values), with O(state=info).
+  description: The values in effect (chart defaults with the user's values), with O(state=info); masked unless O(show_values=true).
   returned: state is info
   type: dict
 chart:
@@ -151,7 +168,9 @@ server_version:
   returned: success
   type: str
 history:
-  description: The last revisions, newest first, each with revision, status, chart, app_version, description, values and computed_values.
+  description:
+    - The last revisions, newest first, each with revision, status, chart, app_version, description, values and computed_values.
+    - The values are masked unless O(show_values=true).
   returned: state is info and history > 0
   type: list
   elements: dict
@@ -189,6 +208,7 @@ ARGUMENT_SPEC = {
     "wait": {"type": "bool", "default": False},
     "timeout": {"type": "int", "default": 300},
     "helm_binary": {"type": "str", "default": "helm"},
+    "show_values": {"type": "bool", "default": False},
 }
 
 

@@ -82,6 +82,10 @@ kruise:
       description:
         - How OpenKruise was installed (helm with the release, or manifests), and C(error) when
           that could not be read (a Helm release whose secrets are refused stays C(helm)).
+        - The Helm release's user values (C(install.helm.values)) may hold secrets, so every
+          value is masked as C(********) except those kruise-cri reads and shows (C(featureGates),
+          C(manager.image.*), C(daemon.socketLocation), C(daemon.socketFile)) and those that
+          cannot hold a secret (C(null), booleans, C(""), C(0)); the keys stay.
       type: dict
     feature_gates:
       description: The manager's feature gates and whether kruise-daemon is enabled.

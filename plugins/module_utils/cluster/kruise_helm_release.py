@@ -34,7 +34,8 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.sem
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.values import (
     deep_merge,
-    values_diff,
+    mask_values,
+    masked_values_diff,
 )
 
 if TYPE_CHECKING:
@@ -272,7 +273,29 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["commands"] = cli.commands
-    return result
+    return result if module.params.get("show_values") else mask_result(result)
+
+
+def mask_result(result: dict[str, Any]) -> dict[str, Any]:
+    """The result with every user value masked (:func:`.values.mask_values`) but the ones
+    kruise-cri reads and shows (feature gates, the manager's image, the daemon's socket): the
+    release's values before and after, the computed values and those of the history."""
+    masked = dict(result)
+    for key in ("before", "release"):
+        if isinstance(masked.get(key), dict) and "values" in masked[key]:
+            masked[key] = {**masked[key], "values": mask_values(masked[key]["values"])}
+    if "computed_values" in masked:
+        masked["computed_values"] = mask_values(masked["computed_values"])
+    if isinstance(masked.get("history"), list):
+        masked["history"] = [
+            {
+                **entry,
+                "values": mask_values(entry.get("values")),
+                "computed_values": mask_values(entry.get("computed_values")),
+            }
+            for entry in masked["history"]
+        ]
+    return masked
 
 
 def _cli(module: ClusterModule) -> HelmCli:
@@ -430,11 +453,12 @@ def _upgrade(module, cli, release, result, workdir, server_version) -> dict:
         return result
     result["changed"] = True
     if module._diff:
-        result["diff"] = values_diff(
+        result["diff"] = masked_values_diff(
             release.values,
             desired,
             f"{release.name} values (revision {release.revision}, chart {release.chart_version})",
             f"{release.name} values (chart {chart['version']})",
+            show_values=params["show_values"],
         )
     values_file = _write_values(workdir, desired)
     argv = [
@@ -497,11 +521,12 @@ def _rollback(module, cli, release, result) -> dict:
         return result
     result["changed"] = True
     if module._diff:
-        result["diff"] = values_diff(
+        result["diff"] = masked_values_diff(
             release.values,
             target_values,
             f"{release.name} values (revision {release.revision}, chart {release.chart_version})",
             f"{release.name} values (revision {revision}, {target_chart})",
+            show_values=params["show_values"],
         )
     if module.check_mode:
         result["release"] = release.summary()

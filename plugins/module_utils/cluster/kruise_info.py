@@ -21,6 +21,9 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeClient,
     KubeRequestError,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.values import (
+    mask_values,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings import (
     Severity,
     finding,
@@ -188,7 +191,8 @@ def helm_release_summary(release: Mapping[str, Any]) -> dict[str, Any]:
         "chart": metadata.get("name"),
         "chart_version": metadata.get("version"),
         "app_version": metadata.get("appVersion"),
-        "values": release.get("config") or {},
+        # Helm values may hold secrets: masked but for what kruise-cri reads and shows.
+        "values": mask_values(release.get("config") or {}),
     }
 
 

@@ -1,5 +1,5 @@
 """Nested values (Helm values and other JSON-like dicts): merge, look up a dotted path, show as
-YAML for a diff."""
+YAML for a diff, mask the leaves that may be secrets."""
 
 from __future__ import annotations
 
@@ -47,3 +47,78 @@ def values_diff(
         "before_header": before_header,
         "after_header": after_header,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Masking: Helm user values may hold secrets (registry passwords, tokens in env, ...)
+
+MASK = "********"
+MASK_CHANGED = "******** (changed)"
+# The values kruise-cri itself reads, sets and shows: the feature gates, the manager's image and
+# kruise-daemon's CRI socket settings. Every other value is masked unless the user asks to see it.
+SHOWN_PATHS: tuple[str, ...] = (
+    "featureGates",
+    "manager.image",
+    "daemon.socketLocation",
+    "daemon.socketFile",
+)
+
+
+def _shown(path: str, shown: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in shown)
+
+
+def _keeps_meaning(value: Any) -> bool:
+    """Leaves that cannot carry a secret stay as they are, so that tests such as "is this value
+    set and not false" read the same on masked values: None, booleans, "", 0."""
+    return value is None or isinstance(value, bool) or value == "" or value == 0
+
+
+def mask_values(
+    values: Any,
+    shown: tuple[str, ...] = SHOWN_PATHS,
+    other: Any = None,
+    _path: str = "",
+) -> Any:
+    """``values`` with every leaf masked (``********``) except those under ``shown`` (dotted
+    paths) and those that cannot carry a secret (None, booleans, "", 0); the keys stay. With
+    ``other`` (the values on the other side of a diff), a masked leaf that differs from its
+    counterpart reads ``******** (changed)``, so a diff still shows which keys change."""
+    if _path and _shown(_path, shown):
+        return copy.deepcopy(values)
+    if isinstance(values, Mapping):
+        others = other if isinstance(other, Mapping) else {}
+        return {
+            key: mask_values(value, shown, others.get(key), f"{_path}.{key}" if _path else str(key))
+            for key, value in values.items()
+        }
+    if isinstance(values, list):
+        others = other if isinstance(other, list) else []
+        return [
+            mask_values(item, shown, others[i] if i < len(others) else None, _path)
+            for i, item in enumerate(values)
+        ]
+    if _keeps_meaning(values):
+        return values
+    if other is not None and other != values:
+        return MASK_CHANGED
+    return MASK
+
+
+def masked_values_diff(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    before_header: str,
+    after_header: str,
+    show_values: bool = False,
+) -> dict[str, str]:
+    """:func:`values_diff`, with the values masked unless ``show_values``: the changed keys show,
+    a changed masked value reads ``******** (changed)`` after."""
+    if show_values:
+        return values_diff(before, after, before_header, after_header)
+    return values_diff(
+        mask_values(before),
+        mask_values(after, other=before if before else {}),
+        before_header,
+        after_header,
+    )
