@@ -191,11 +191,34 @@ def classify_transport_error(error: Exception) -> TransportFailure:
     return TransportFailure(transient=False, unsent=False)
 
 
+def exponential_backoff(
+    step: int,
+    random_fraction: float,
+    *,
+    initial: float,
+    cap: float,
+    jitter_low: float,
+    jitter_spread: float,
+) -> float:
+    """``initial`` doubled per failure so far (``step`` >= 1), at most ``cap``, scaled by a
+    factor in [jitter_low, jitter_low + jitter_spread) chosen by ``random_fraction`` in [0, 1),
+    and never over ``cap``. The one backoff schedule of the cluster modules; callers choose the
+    numbers."""
+    base = min(cap, initial * 2 ** max(0, step - 1))
+    return min(cap, base * (jitter_low + jitter_spread * random_fraction))
+
+
 def backoff_delay(failures: int, random_fraction: float) -> float:
     """Seconds before attempt ``failures + 1``: RETRY_INITIAL doubled per failure so far, at
     most RETRY_CAP, jittered to 50-100 % by ``random_fraction`` in [0, 1)."""
-    base = min(RETRY_CAP, RETRY_INITIAL * 2 ** max(0, failures - 1))
-    return base * (0.5 + 0.5 * random_fraction)
+    return exponential_backoff(
+        failures,
+        random_fraction,
+        initial=RETRY_INITIAL,
+        cap=RETRY_CAP,
+        jitter_low=0.5,
+        jitter_spread=0.5,
+    )
 
 
 def _in_cluster_available() -> bool:

@@ -46,6 +46,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeAccessError,
     KubeClient,
     KubeRequestError,
+    exponential_backoff,
 )
 
 if TYPE_CHECKING:
@@ -426,8 +427,9 @@ def backoff_delay(
     (``step`` >= 1), jittered by +-20 % (``random_fraction`` in [0, 1)), never over ``cap``.
     Jitter spreads the retries of pods behind one budget, so one of them tends to try soon
     after the budget allows a disruption again."""
-    base = min(cap, initial * 2 ** max(0, step - 1))
-    return min(cap, base * (0.8 + 0.4 * random_fraction))
+    return exponential_backoff(
+        step, random_fraction, initial=initial, cap=cap, jitter_low=0.8, jitter_spread=0.4
+    )
 
 
 def next_poll_interval(previous: float | None, progressed: bool) -> float:
