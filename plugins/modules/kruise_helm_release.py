@@ -23,6 +23,14 @@ description:
     constraint must accept the API server's version; the release must be C(deployed).
   - O(state=rolled_back) runs C(helm rollback) to O(revision) unless the current revision already
     has that revision's chart version and values.
+  - Before an upgrade or a rollback (in check mode too), the module asks the API server
+    (SelfSubjectAccessReview) whether the credentials may make every request helm will send, that is the
+    release's Secrets, and get, patch, create or delete on each object of the current and the new
+    manifest (an upgrade is rendered with C(--dry-run=server) first; kinds map to resources through
+    the API server's discovery). For an upgrade that includes its way back (a rollback to the
+    revision before) and the reads of the health check that follows it
+    (M(kruise_cri.remediation.kruise_wait)). It fails naming each missing permission, with nothing
+    changed.
   - Values files are written with mode C(0600) into a private temporary directory that is removed
     afterwards. A bearer token (O(api_key)) reaches helm through its environment, never its
     command line.
@@ -68,6 +76,13 @@ options:
     default: {}
   revision:
     description: The revision O(state=rolled_back) returns to.
+    type: int
+  only_from_revision:
+    description:
+      - With O(state=rolled_back), roll back only when the release's current revision is this
+        one, the revision the caller's own change made. When another revision is current (someone
+        changed the release since), nothing is rolled back, and RV(left_alone) says which
+        revision is there and what its description says.
     type: int
   history:
     description: With O(state=info), how many of the last revisions to return with their values.
@@ -178,6 +193,18 @@ manifest_changes:
   description: Objects the upgrade adds, removes and changes (kind namespace/name).
   returned: state is present and a change is made or would be made
   type: dict
+left_alone:
+  description:
+    - Why O(state=rolled_back) rolled nothing back although the release is not at O(revision),
+      because its current revision is not O(only_from_revision).
+  returned: when O(only_from_revision) kept a rollback from happening
+  type: str
+revision_made:
+  description:
+    - When an upgrade fails, the revision helm made before failing (its status C(failed)), or
+      null when it made none. The caller rolls back from that revision (O(only_from_revision)).
+  returned: when O(state=present) fails
+  type: int
 commands:
   description: The helm command lines run (no secrets are ever on them).
   returned: always
@@ -203,6 +230,7 @@ ARGUMENT_SPEC = {
     "chart_version": {"type": "str"},
     "values": {"type": "dict", "default": {}},
     "revision": {"type": "int"},
+    "only_from_revision": {"type": "int"},
     "history": {"type": "int", "default": 0},
     "description": {"type": "str"},
     "wait": {"type": "bool", "default": False},

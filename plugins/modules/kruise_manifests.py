@@ -18,6 +18,12 @@ description:
     with O(feature_gates) and O(daemon_image) applied, then deletes the ConfigMap.
   - Without any edit option the module only reads, and returns the current images, feature gates
     and the saved record.
+  - Before its reads, and again before its first change (in check mode too), the module asks the
+    API server (SelfSubjectAccessReview) whether the credentials may make every request of the
+    change, of its way back (the roles restore the images and gates, recreate a deleted DaemonSet
+    from the record, delete a recreated one) and of the health check that follows it
+    (M(kruise_cri.remediation.kruise_wait), which lists the pods of O(namespace)), and fails naming each missing
+    permission, with nothing changed.
   - Never use it on a Helm install; the next C(helm upgrade) would undo the edits. Use
     M(kruise_cri.remediation.kruise_helm_release) there.
 version_added: 0.2.0

@@ -22,8 +22,13 @@ description:
   - A drain that has not finished within O(timeout) fails, listing every pod left and why (the
     name of the PodDisruptionBudget that blocked it). On failure the node is uncordoned again if
     this task cordoned it, unless O(leave_cordoned_on_failure=true).
+  - Before its reads, and again before its first change, the module asks the API server
+    (SelfSubjectAccessReview) whether the credentials may make every request it will make (get and
+    patch the node, list pods in every namespace, create C(pods/eviction) in the namespace of each
+    pod to evict), and fails naming each missing permission, with nothing changed.
   - In check mode nothing changes; the task reports the pods it would evict (RV(would_evict)) and
-    the ones it would skip (RV(skipped_pods)).
+    the ones it would skip (RV(skipped_pods)), and fails as a real run would on pods that may not
+    be evicted and on missing permissions.
   - The module runs where the kubeconfig is, usually the controller (delegate the task to C(localhost)).
     See C(docs/node-drain.md) for how it differs from C(kubectl drain) and
     M(kubernetes.core.k8s_drain).

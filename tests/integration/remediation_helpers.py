@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeClient,
@@ -55,6 +56,27 @@ def kruise_plane(directory: Path, nodes: Mapping[str, tuple[str, str]]) -> Itera
     with ControlPlane(directory=directory, extra_apiserver_flags=APISERVER_FLAGS) as plane:
         create_all(client_for(plane.kubeconfig), [kwok_node(n, *rt) for n, rt in nodes.items()])
         yield plane
+
+
+def kruise_plane_fixtures(nodes: Mapping[str, tuple[str, str]], name: str) -> tuple[Any, Any, Any]:
+    """A test module's own module-scoped fixtures: ``plane`` (a control plane with the kwok
+    ``nodes``), ``kube`` (its client) and ``charts`` (the lab's chart packaged as 1.6.3 and
+    1.5.5). Take them with ``plane, kube, charts = kruise_plane_fixtures(NODES, "pin")``."""
+
+    @pytest.fixture(scope="module")
+    def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+        with kruise_plane(tmp_path_factory.mktemp(f"{name}-plane"), nodes) as running:
+            yield running
+
+    @pytest.fixture(scope="module")
+    def kube(plane: ControlPlane) -> KubeClient:
+        return client_for(plane.kubeconfig)
+
+    @pytest.fixture(scope="module")
+    def charts(plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+        return package_charts(plane, tmp_path_factory.mktemp(f"{name}-charts"))
+
+    return plane, kube, charts
 
 
 def package_charts(plane: ControlPlane, directory: Path) -> dict[str, Path]:
@@ -197,9 +219,9 @@ class CrashMarker:
                         self.marked.add(name)
 
 
-def run_playbook(
+def playbook_command(
     name: str, plane: ControlPlane, extra_vars: Mapping[str, Any], *args: str
-) -> subprocess.CompletedProcess[str]:
+) -> list[str]:
     """``ansible-playbook kruise_cri.remediation.NAME`` on localhost, as a user runs it."""
     variables = {
         "kruise_cri_kubeconfig": str(plane.kubeconfig),
@@ -208,24 +230,52 @@ def run_playbook(
         "kruise_cri_stable_seconds": 3,
         **extra_vars,
     }
+    return [
+        str(VENV_BIN / "ansible-playbook"),
+        f"kruise_cri.remediation.{name}",
+        "-i",
+        "localhost,",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        "-e",
+        json.dumps(variables),
+        *args,
+    ]
+
+
+def run_playbook(
+    name: str, plane: ControlPlane, extra_vars: Mapping[str, Any], *args: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            str(VENV_BIN / "ansible-playbook"),
-            f"kruise_cri.remediation.{name}",
-            "-i",
-            "localhost,",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-e",
-            json.dumps(variables),
-            *args,
-        ],
+        playbook_command(name, plane, extra_vars, *args),
         env=ansible_env(),
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
+
+
+def start_playbook(
+    name: str, plane: ControlPlane, extra_vars: Mapping[str, Any], *args: str
+) -> subprocess.Popen[str]:
+    """The playbook started in a session of its own (so that a test can kill it and its
+    workers at once, as a lost controller would); :func:`finish` collects it."""
+    return subprocess.Popen(
+        playbook_command(name, plane, extra_vars, *args),
+        env=ansible_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def finish(
+    process: subprocess.Popen[str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def recap(completed: subprocess.CompletedProcess[str]) -> dict[str, int]:

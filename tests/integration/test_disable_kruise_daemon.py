@@ -14,7 +14,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeClient,
 )
 
-from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace
+from kruise_cri.lab.cluster_objects import create_all, ensure_namespace
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.kube_helpers import helm
@@ -35,8 +35,7 @@ from tests.integration.remediation_helpers import (
     helm_install,
     helm_uninstall,
     helm_values,
-    kruise_plane,
-    package_charts,
+    kruise_plane_fixtures,
     pod_ready,
     recap,
     run_playbook,
@@ -58,20 +57,7 @@ USER_VALUES = {
 }
 
 
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory) -> Iterator[ControlPlane]:
-    with kruise_plane(tmp_path_factory.mktemp("gate-plane"), NODES) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def kube(plane: ControlPlane) -> KubeClient:
-    return client_for(plane.kubeconfig)
-
-
-@pytest.fixture(scope="module")
-def charts(plane: ControlPlane, tmp_path_factory) -> dict[str, Path]:
-    return package_charts(plane, tmp_path_factory.mktemp("charts"))
+plane, kube, charts = kruise_plane_fixtures(NODES, "gate")
 
 
 def install(plane, kube, charts, tmp_path, values: Mapping[str, Any]) -> None:
@@ -139,7 +125,7 @@ def test_disable_and_enable_again_on_a_helm_install(installed, kube, charts):
     )
     history = helm_history(plane)
     assert [h["revision"] for h in history] == [1, 2]
-    assert history[-1]["description"] == "kruise-cri: KruiseDaemon=false"
+    assert history[-1]["description"].startswith("kruise-cri: KruiseDaemon=false (run ")
     assert "Stopped working: Container restart" in flat(disabled)
 
     again = run_playbook("disable_kruise_daemon", plane, gate_vars(charts))

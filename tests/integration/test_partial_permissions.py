@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeClient,
 )
@@ -25,7 +24,6 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
 
 from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace
 from kruise_cri.lab.controlplane import ControlPlane
-from kruise_cri.lab.waiting import wait_until
 from tests.integration.kube_helpers import run_cluster_module
 from tests.integration.remediation_helpers import (
     DAEMON,
@@ -38,6 +36,7 @@ from tests.integration.remediation_helpers import (
     package_charts,
     run_playbook,
 )
+from tests.integration.service_accounts import Permission, grant_account
 
 NODES = {
     "perm-docker": ("docker://20.10.24", "v1.23.17"),
@@ -62,6 +61,12 @@ CLUSTER_READS: dict[tuple[str, str], None] = dict.fromkeys(
     ]
 )
 RELEASE_READS = ("secrets", "configmaps")  # in the release's namespace, as helm reads them
+# The playbooks take their lock (a Lease in the release's namespace) before the pre-flight that
+# refuses: a reader needs it to get there.
+LOCK = [
+    Permission(verb, "leases", "coordination.k8s.io", RELEASE_NAMESPACE)
+    for verb in ("get", "create", "update", "delete")
+]
 
 
 @pytest.fixture(scope="module")
@@ -111,116 +116,25 @@ def reader_kubeconfig(
     release_reads: bool = True,
 ) -> tuple[Path, str]:
     """A service account granted CLUSTER_READS but ``without`` (and, with ``release_reads``,
-    RELEASE_READS in the release's namespace), and a kubeconfig with its token: (path, token)."""
-    granted: dict[str, list[str]] = {}
-    for group, resource in CLUSTER_READS:
-        if (group, resource) not in without:
-            granted.setdefault(group, []).append(resource)
-    rules = [
-        {"apiGroups": [group], "resources": resources, "verbs": READ}
-        for group, resources in granted.items()
-    ]
-    subject = [{"kind": "ServiceAccount", "name": name, "namespace": ACCOUNTS_NAMESPACE}]
-    objects: list[dict[str, Any]] = [
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": name, "namespace": ACCOUNTS_NAMESPACE},
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": name},
-            "rules": rules,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": name,
-            },
-            "subjects": subject,
-        },
+    RELEASE_READS in the release's namespace) and the LOCK, and a kubeconfig with its token:
+    (path, token)."""
+    permissions = [
+        Permission(verb, resource, group)
+        for group, resource in CLUSTER_READS
+        if (group, resource) not in without
+        for verb in READ
     ]
     if release_reads:
-        objects += [
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": {"name": name, "namespace": RELEASE_NAMESPACE},
-                "rules": [{"apiGroups": [""], "resources": list(RELEASE_READS), "verbs": READ}],
-            },
-            {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": {"name": name, "namespace": RELEASE_NAMESPACE},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-                "subjects": subject,
-            },
+        permissions += [
+            Permission(verb, resource, namespace=RELEASE_NAMESPACE)
+            for resource in RELEASE_READS
+            for verb in READ
         ]
-    create_all(kube, objects, workers=1)
-    user = f"system:serviceaccount:{ACCOUNTS_NAMESPACE}:{name}"
-    probes = [{"verb": "list", "resource": "nodes"}]
-    if release_reads:
-        probes.append({"verb": "list", "resource": "secrets", "namespace": RELEASE_NAMESPACE})
-    wait_until(
-        f"the API server's authorizer to see the roles of {name}",
-        lambda: all(allowed(kube, user, probe) for probe in probes),
-        timeout=30,
+    permissions += LOCK
+    account = grant_account(
+        plane, kube, directory, name, permissions, accounts_namespace=ACCOUNTS_NAMESPACE
     )
-    token = kube.post(
-        f"/api/v1/namespaces/{ACCOUNTS_NAMESPACE}/serviceaccounts/{name}/token",
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 3600},
-        },
-    )["status"]["token"]
-    path = directory / f"{name}.kubeconfig"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "lab",
-                        "cluster": {
-                            "server": plane.server,
-                            "certificate-authority": str(
-                                plane.kubeconfig.parent / "pki" / "ca.crt"
-                            ),
-                        },
-                    }
-                ],
-                "users": [{"name": name, "user": {"token": token}}],
-                "contexts": [{"name": name, "context": {"cluster": "lab", "user": name}}],
-                "current-context": name,
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path, token
-
-
-def allowed(kube: KubeClient, user: str, attributes: Mapping[str, str]) -> bool:
-    """Whether RBAC, as the API server sees it now, allows ``user`` this request."""
-    review = kube.post(
-        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-        {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": {
-                "user": user,
-                "groups": ["system:serviceaccounts", "system:authenticated"],
-                "resourceAttributes": dict(attributes),
-            },
-        },
-    )
-    return bool((review.get("status") or {}).get("allowed"))
+    return account.kubeconfig, account.token
 
 
 def kruise_info(kubeconfig: Path) -> dict[str, Any]:

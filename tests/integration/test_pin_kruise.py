@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import stat
 from collections.abc import Iterator, Mapping
@@ -21,7 +22,6 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 )
 
 from kruise_cri.lab.cluster_objects import (
-    client_for,
     create_all,
     ensure_namespace,
 )
@@ -48,9 +48,8 @@ from tests.integration.remediation_helpers import (
     helm_install,
     helm_uninstall,
     helm_values,
-    kruise_plane,
+    kruise_plane_fixtures,
     make_crash_loop,
-    package_charts,
     pod_ready,
     run_playbook,
     succeeded,
@@ -69,20 +68,7 @@ USER_VALUES = {
 }
 
 
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory) -> Iterator[ControlPlane]:
-    with kruise_plane(tmp_path_factory.mktemp("pin-plane"), NODES) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def kube(plane: ControlPlane) -> KubeClient:
-    return client_for(plane.kubeconfig)
-
-
-@pytest.fixture(scope="module")
-def charts(plane: ControlPlane, tmp_path_factory) -> dict[str, Path]:
-    return package_charts(plane, tmp_path_factory.mktemp("charts"))
+plane, kube, charts = kruise_plane_fixtures(NODES, "pin")
 
 
 @pytest.fixture
@@ -139,7 +125,9 @@ def test_check_mode_pin_and_rerun_on_a_helm_install(installed, kube, charts, tmp
         (1, "kruise-1.6.3"),
         (2, "kruise-1.5.5"),
     ]
-    assert history[-1]["description"] == "kruise-cri: pin OpenKruise 1.5.5"
+    assert re.fullmatch(
+        r"kruise-cri: pin OpenKruise 1\.5\.5 \(run [0-9a-z]{10}\)", history[-1]["description"]
+    )
     expected_values = json.loads(json.dumps(USER_VALUES))
     expected_values["manager"]["image"] = {"tag": "v1.5.5"}  # chart default is not 1.5.x here
     assert helm_values(plane) == expected_values
@@ -162,6 +150,12 @@ def test_check_mode_pin_and_rerun_on_a_helm_install(installed, kube, charts, tmp
     assert record["helm"]["chart_version"] == "1.6.3"
     assert record["helm"]["values"] == USER_VALUES
     assert record["kruise_version"] == "1.6.3"
+    assert record["outcome"] == "pinned"
+    # Named uniquely: the time to the microsecond and the run's id, which the Helm revision names.
+    assert re.fullmatch(
+        rf"pin-kruise-\d{{8}}T\d{{6}}\.\d{{6}}Z-{record['run_id']}\.json", records[0].name
+    )
+    assert history[-1]["description"].endswith(f"(run {record['run_id']})")
 
     # A rerun changes nothing and creates no revision.
     again = run_playbook("pin_kruise", plane, pin_vars(charts, tmp_path))
@@ -290,7 +284,7 @@ def test_rollback_when_the_daemon_still_crash_loops_after_the_pin(
     )
     assert "on pin-docker is crash-looping" in message
     assert docker_25 in message
-    assert "Rolled back: release kruise runs chart 1.6.3 with the recorded values again" in message
+    assert "Rolled back to revision 1, recorded by this run before its change" in message
     history = helm_history(plane)
     assert [(h["revision"], h["chart"]) for h in history] == [
         (1, "kruise-1.6.3"),

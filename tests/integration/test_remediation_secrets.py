@@ -21,7 +21,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeClient,
 )
 
-from kruise_cri.lab.cluster_objects import client_for, create_all
+from kruise_cri.lab.cluster_objects import create_all
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.gotools import ensure_go_tool
 from kruise_cri.lab.waiting import wait_until
@@ -32,8 +32,7 @@ from tests.integration.remediation_helpers import (
     helm_install,
     helm_uninstall,
     helm_values,
-    kruise_plane,
-    package_charts,
+    kruise_plane_fixtures,
     pod_ready,
     run_playbook,
     succeeded,
@@ -53,20 +52,7 @@ USER_VALUES = {
 }
 
 
-@pytest.fixture(scope="module")
-def plane(tmp_path_factory) -> Iterator[ControlPlane]:
-    with kruise_plane(tmp_path_factory.mktemp("secrets-plane"), NODES) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def kube(plane: ControlPlane) -> KubeClient:
-    return client_for(plane.kubeconfig)
-
-
-@pytest.fixture(scope="module")
-def charts(plane: ControlPlane, tmp_path_factory) -> dict[str, Path]:
-    return package_charts(plane, tmp_path_factory.mktemp("charts"))
+plane, kube, charts = kruise_plane_fixtures(NODES, "secrets")
 
 
 @pytest.fixture

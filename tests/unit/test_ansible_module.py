@@ -189,6 +189,7 @@ CLUSTER_MODULES = (
     "kruise_manifests",
     "kruise_pin_check",
     "kruise_wait",
+    "kruise_lock",
     "node_drain",
 )
 

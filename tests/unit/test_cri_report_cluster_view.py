@@ -6,6 +6,12 @@ import json
 from typing import Any
 
 import pytest
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.html import (
+    render_html,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.markdown import (
+    render_markdown,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.model import (
     build_report,
     render_json,
@@ -13,11 +19,15 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.stats import (
     set_stats_summary,
 )
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_report.views import (
+    cluster_display,
+)
 
 from tests.unit.cri_report_fixtures import (
     CRASH_MESSAGE,
     GENERATED_AT,
     PIN_COMMAND,
+    cluster_facts,
     planned_report,
 )
 
@@ -108,3 +118,41 @@ def test_plan_is_kept_as_is_and_its_recommendation_summarised() -> None:
 def test_malformed_cluster_or_plan(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")):
         build_report({}, kruise_version="1.6.0", generated_at=GENERATED_AT, **kwargs)
+
+
+def test_what_kruise_info_could_not_read_is_unknown_in_the_report_not_none() -> None:
+    cluster = cluster_facts()
+    cluster["nodes"] = None
+    cluster["daemon"] = None
+    cluster["unread"] = {
+        "nodes": {"error": "HTTP 403 forbidden", "missing_permission": "list nodes"},
+        "daemon": {
+            "error": "HTTP 403 forbidden",
+            "missing_permission": "list daemonsets.apps in kruise-system",
+        },
+    }
+    report = planned_report(cluster)
+    assert report["cluster"]["unread"] == {
+        "daemon": "HTTP 403 forbidden; missing permission: list daemonsets.apps in kruise-system",
+        "nodes": "HTTP 403 forbidden; missing permission: list nodes",
+    }
+    rows = dict(cluster_display(report["cluster"])["rows"])
+    assert rows["Nodes"].startswith("unknown: the nodes could not be listed")
+    assert rows["kruise-daemon"].startswith("unknown: the DaemonSets could not be listed")
+    assert "missing permission: list nodes" in render_markdown(report)
+    html = render_html(report)
+    assert "no kruise-daemon DaemonSet" not in html
+    assert "missing permission: list daemonsets.apps in kruise-system" in html
+
+
+def test_unlisted_daemon_pods_are_not_counted_as_none_crash_looping() -> None:
+    cluster = cluster_facts()
+    cluster["daemon"]["crash_looping"] = None
+    cluster["unread"] = {
+        "daemon_pods": {"error": "HTTP 403", "missing_permission": "list pods in kruise-system"}
+    }
+    rows = dict(cluster_display(planned_report(cluster)["cluster"])["rows"])
+    assert (
+        "crash-looping pods unknown (HTTP 403; missing permission: list pods in kruise-system)"
+        in (rows["kruise-daemon"])
+    )

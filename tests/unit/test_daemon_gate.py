@@ -289,3 +289,19 @@ def test_an_unknown_install_is_refused_with_its_reason():
     kruise["install"] = {"method": None, "helm": None, "error": "missing: list deployments.apps"}
     with pytest.raises(ValueError, match=r"list deployments\.apps; nothing was changed"):
         daemon_gate_plan(kruise, "disable")
+
+
+def test_the_plan_is_refused_while_the_daemonset_is_unknown():
+    kruise = facts(daemon=False)
+    kruise["unread"] = {
+        "daemon": {
+            "error": "HTTP 403 daemonsets.apps is forbidden",
+            "missing_permission": "list daemonsets.apps in kruise-system",
+        }
+    }
+    for direction in ("disable", "enable"):
+        with pytest.raises(ValueError) as refused:
+            daemon_gate_plan(kruise, direction, helm=helm_info("ImagePullJobGate=true"))
+        message = str(refused.value)
+        assert "missing permission: list daemonsets.apps in kruise-system" in message
+        assert message.endswith("Nothing was changed")

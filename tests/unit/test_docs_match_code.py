@@ -10,14 +10,26 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / ".collections"))
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (  # noqa: E402
+    kruise_helm_release,
+    kruise_info,
+    kruise_manifests,
+    kruise_pin_check,
+    kruise_wait,
+    node_drain,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import (  # noqa: E402
+    Access,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_pin_check import (  # noqa: E402
     VALUES_AFTER_1_5,
 )
@@ -39,9 +51,135 @@ def stops_working_block() -> str:
     return "".join(f"- {item}\n" for item in STOPS_WORKING)
 
 
+# The names docs/permissions.md uses for what differs between clusters.
+KRUISE_NAMESPACE = "kruise-system"
+RELEASE_NAMESPACE = "default"
+MANAGER = "kruise-controller-manager"
+DAEMON = "kruise-daemon"
+# The lock the roles take (kruise_lock): one Lease in the release's namespace (Helm) or the
+# kruise namespace (manifests), taken, renewed and released.
+LOCK_VERBS = ("get", "create", "update", "delete")
+
+
+def lock_needs(namespace: str) -> list[Access]:
+    return [
+        Access(verb, "leases", "coordination.k8s.io", namespace, why="the lock")
+        for verb in LOCK_VERBS
+    ]
+
+
+def needs_block(needs: Iterable[Access]) -> str:
+    """One line per request: ``- `verb resource.group name in namespace ns` (why)``."""
+    return "".join(
+        f"- `{need.describe()}`" + (f" ({need.why})" if need.why else "") + "\n"
+        for need in dict.fromkeys(needs)
+    )
+
+
+def rbac_block(name: str, needs: Iterable[Access]) -> str:
+    """A ClusterRole for the requests without a namespace and a Role in each namespace for the
+    others: one rule per resource (and object names), its verbs in the order first needed."""
+    by_namespace: dict[str | None, dict[tuple[str, str, tuple[str, ...]], list[str]]] = {}
+    for need in dict.fromkeys(needs):
+        resource = need.resource + (f"/{need.subresource}" if need.subresource else "")
+        names = (need.name,) if need.name else ()
+        verbs = by_namespace.setdefault(need.namespace, {}).setdefault(
+            (need.group, resource, names), []
+        )
+        if need.verb not in verbs:
+            verbs.append(need.verb)
+    documents = []
+    for namespace in sorted(by_namespace, key=lambda ns: (ns is not None, ns or "")):
+        rules = []
+        for (group, resource, names), verbs in by_namespace[namespace].items():
+            rule: dict[str, object] = {"apiGroups": [group], "resources": [resource]}
+            if names:
+                rule["resourceNames"] = list(names)
+            rule["verbs"] = verbs
+            rules.append(rule)
+        metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
+        documents.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role" if namespace else "ClusterRole",
+                "metadata": metadata,
+                "rules": rules,
+            }
+        )
+    body = "---\n".join(
+        yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=100)
+        for document in documents
+    )
+    return f"```yaml\n{body}```\n"
+
+
+def assess_needs() -> list[Access]:
+    return kruise_info.read_needs(KRUISE_NAMESPACE, RELEASE_NAMESPACE)
+
+
+def drain_needs() -> list[Access]:
+    options = node_drain.DrainOptions("NODE")
+    return [
+        *node_drain.read_needs(options),
+        *node_drain.change_needs(options, cordon=True, eviction_namespaces=["NAMESPACE"]),
+    ]
+
+
+def manifests_needs(**change: object) -> list[Access]:
+    return [
+        *kruise_manifests.read_needs(KRUISE_NAMESPACE, MANAGER, DAEMON),
+        *kruise_manifests.change_needs(KRUISE_NAMESPACE, MANAGER, DAEMON, **change),  # type: ignore[arg-type]
+    ]
+
+
+def manifests_path_needs(*, disable: bool) -> list[Access]:
+    """The whole manifests path: what kruise_info must read for it, the pre-flight, the lock,
+    the change with its way back and health check (both directions for the daemon gate)."""
+    reads = [
+        Access("list", "deployments", "apps", why="where the kruise manager runs"),
+        Access("list", "daemonsets", "apps", KRUISE_NAMESPACE),
+    ]
+    if disable:
+        feature_use = [
+            need
+            for need in kruise_info.read_needs(KRUISE_NAMESPACE, None)
+            if need.group == kruise_info.KRUISE_GROUP or need.resource == "pods"
+        ]
+        change = [
+            *manifests_needs(manager_patched=True, daemon_change="delete", record_change="create"),
+            *manifests_needs(manager_patched=True, daemon_change="delete", record_change="update"),
+            *manifests_needs(manager_patched=True, daemon_change="create", record_change="delete"),
+        ]
+        return reads + feature_use + lock_needs(KRUISE_NAMESPACE) + change
+    change = manifests_needs(manager_patched=True, daemon_change="patch", record_change=None)
+    return reads + kruise_pin_check.read_needs() + lock_needs(KRUISE_NAMESPACE) + change
+
+
+def helm_storage_needs() -> list[Access]:
+    return [
+        *kruise_helm_release.storage_needs(RELEASE_NAMESPACE, "upgrade"),
+        *kruise_helm_release.storage_needs(RELEASE_NAMESPACE, "rollback"),
+    ]
+
+
 # doc -> marker name -> the block's text, made from the code
 GENERATED: dict[str, dict[str, Callable[[], str]]] = {
     "docs/remediations.md": {"daemon_features.STOPS_WORKING": stops_working_block},
+    "docs/permissions.md": {
+        "kruise_info.read_needs": lambda: needs_block(assess_needs()),
+        "rbac assess": lambda: rbac_block("kruise-cri-assess", assess_needs()),
+        "node_drain.needs": lambda: needs_block(drain_needs()),
+        "rbac node_drain": lambda: rbac_block("kruise-cri-node-drain", drain_needs()),
+        "kruise_helm_release.storage_needs": lambda: needs_block(helm_storage_needs()),
+        "kruise_wait.read_needs": lambda: needs_block(kruise_wait.read_needs(KRUISE_NAMESPACE)),
+        "kruise_pin_check.read_needs": lambda: needs_block(kruise_pin_check.read_needs()),
+        "rbac pin_kruise manifests": lambda: rbac_block(
+            "kruise-cri-pin", manifests_path_needs(disable=False)
+        ),
+        "rbac disable_kruise_daemon manifests": lambda: rbac_block(
+            "kruise-cri-daemon-gate", manifests_path_needs(disable=True)
+        ),
+    },
 }
 
 

@@ -227,3 +227,192 @@ def test_helm_cli_reads_a_release():
     assert fake.calls[0][1] == {"HELM_KUBETOKEN": "t"}
     with pytest.raises(hr.HelmError, match="rc 1"):
         cli.call("upgrade", "x")
+
+
+# --------------------------------------------------------------------------------------------
+# Permissions
+
+MANIFEST_1_6 = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: kruise-system}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: clonesets.apps.kruise.io}
+spec: {group: apps.kruise.io}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kruise-controller-manager, namespace: kruise-system}
+spec: {template: {spec: {containers: [{name: manager, image: "m:v1.6.3"}]}}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: kruise-daemon, namespace: kruise-system}
+spec: {template: {spec: {containers: [{name: daemon, image: "m:v1.6.3"}]}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: kruise-manager}
+"""
+# KruiseDaemon=false: the manager's args change, the DaemonSet goes, a ConfigMap comes.
+MANIFEST_DISABLED = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: kruise-system}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: clonesets.apps.kruise.io}
+spec: {group: apps.kruise.io}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kruise-controller-manager, namespace: kruise-system}
+spec: {template: {spec: {containers: [{name: manager, image: "m:v1.6.3", args: [x]}]}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: kruise-manager}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: gates, namespace: kruise-system}
+"""
+SERVED = {
+    ("v1", "Namespace"): ("", "namespaces", False),
+    ("v1", "ServiceAccount"): ("", "serviceaccounts", True),
+    ("v1", "ConfigMap"): ("", "configmaps", True),
+    ("apps/v1", "Deployment"): ("apps", "deployments", True),
+    ("apps/v1", "DaemonSet"): ("apps", "daemonsets", True),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): (
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+        False,
+    ),
+}
+
+
+def served(api_version: str, kind: str):
+    return SERVED.get((api_version, kind))
+
+
+def described(needs) -> list[str]:
+    return [need.describe() for need in needs]
+
+
+def test_storage_needs_per_operation_and_driver():
+    assert described(hr.storage_needs("default", "read")) == ["list secrets in namespace default"]
+    assert described(hr.storage_needs("default", "upgrade")) == [
+        "list secrets in namespace default",
+        "create secrets in namespace default",
+        "update secrets in namespace default",
+    ]
+    assert described(hr.storage_needs("d", "rollback", resource="configmaps", prunes=True)) == [
+        "list configmaps in namespace d",
+        "get configmaps in namespace d",
+        "create configmaps in namespace d",
+        "update configmaps in namespace d",
+        "delete configmaps in namespace d",
+    ]
+    assert hr.storage_needs("d", "upgrade", resource=None) == []
+    assert hr.release_storage(None) == hr.release_storage("Secret") == "secrets"
+    assert hr.release_storage("configmap") == "configmaps"
+    assert hr.release_storage("sql") is None
+
+
+def test_helm_prunes_the_oldest_revision_only_once_the_release_has_had_max_history():
+    assert not hr.prunes_history(9)
+    assert hr.prunes_history(10)
+    assert not hr.prunes_history(50, max_history=0)
+
+
+def test_object_needs_get_everything_and_change_only_what_changes():
+    needs = described(hr.object_needs(MANIFEST_1_6, MANIFEST_DISABLED, served, "default"))
+    assert needs == [
+        "get namespaces kruise-system",
+        "get customresourcedefinitions.apiextensions.k8s.io clonesets.apps.kruise.io",
+        "get deployments.apps kruise-controller-manager in namespace kruise-system",
+        "patch deployments.apps kruise-controller-manager in namespace kruise-system",
+        # A namespaced object without a namespace lives in the release's.
+        "get serviceaccounts kruise-manager in namespace default",
+        "get configmaps gates in namespace kruise-system",
+        "create configmaps in namespace kruise-system",
+        "get daemonsets.apps kruise-daemon in namespace kruise-system",
+        "delete daemonsets.apps kruise-daemon in namespace kruise-system",
+    ]
+
+
+def test_a_kind_discovery_does_not_know_is_taken_as_its_plural():
+    manifest = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: n}\n"
+    assert described(hr.object_needs(None, manifest, lambda *_: None, "default")) == [
+        "get widgets.example.com w in namespace n",
+        "create widgets.example.com in namespace n",
+    ]
+
+
+def test_an_upgrade_needs_its_way_back_and_the_health_check():
+    needs = hr.upgrade_needs("default", MANIFEST_1_6, MANIFEST_DISABLED, served)
+    text = described(needs)
+    assert text[:3] == [
+        "list secrets in namespace default",
+        "create secrets in namespace default",
+        "update secrets in namespace default",
+    ]
+    # helm rollback gets the recorded revision by name, recreates what the upgrade deletes and
+    # deletes what it creates.
+    for way_back in (
+        "get secrets in namespace default",
+        "create daemonsets.apps in namespace kruise-system",
+        "delete configmaps gates in namespace kruise-system",
+    ):
+        assert way_back in text
+        assert next(n for n in needs if n.describe() == way_back).why == hr.ROLLBACK_WHY
+    assert "list pods in namespace kruise-system" in text  # kruise_wait
+    assert "list replicasets.apps in namespace kruise-system" not in text
+    waited = described(hr.upgrade_needs("default", MANIFEST_1_6, MANIFEST_1_6, served, wait=True))
+    assert "list replicasets.apps in namespace kruise-system" in waited
+    assert not any(line.startswith(("patch", "create", "delete")) for line in waited[3:])
+
+
+def test_a_rollback_needs_the_reverse_change_and_no_health_check():
+    text = described(hr.rollback_needs("default", MANIFEST_DISABLED, MANIFEST_1_6, served))
+    assert text[:4] == [
+        "list secrets in namespace default",
+        "get secrets in namespace default",
+        "create secrets in namespace default",
+        "update secrets in namespace default",
+    ]
+    assert "create daemonsets.apps in namespace kruise-system" in text
+    assert "delete configmaps gates in namespace kruise-system" in text
+    assert "list pods in namespace kruise-system" not in text
+
+
+class Discovery:
+    def __init__(self):
+        self.paths: list[str] = []
+
+    def get(self, path, params=None, **kwargs):
+        self.paths.append(path)
+        if path == "/apis/apps/v1":
+            return {
+                "resources": [
+                    {"name": "deployments", "kind": "Deployment", "namespaced": True},
+                    {"name": "deployments/scale", "kind": "Scale", "namespaced": True},
+                ]
+            }
+        if path == "/api/v1":
+            return {"resources": [{"name": "namespaces", "kind": "Namespace", "namespaced": False}]}
+        raise hr.KubeRequestError(404, path, "not found")
+
+
+def test_discovery_maps_kinds_to_resources_once_per_group_version():
+    client = Discovery()
+    resource_of = hr.discovery_lookup(client)  # type: ignore[arg-type]
+    assert resource_of("apps/v1", "Deployment") == ("apps", "deployments", True)
+    assert resource_of("apps/v1", "Scale") is None
+    assert resource_of("v1", "Namespace") == ("", "namespaces", False)
+    assert resource_of("example.com/v1", "Widget") is None
+    assert resource_of("example.com/v1", "Gadget") is None
+    assert client.paths == ["/apis/apps/v1", "/api/v1", "/apis/example.com/v1"]

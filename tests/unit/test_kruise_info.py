@@ -479,3 +479,110 @@ def test_a_readable_helm_release_has_no_error():
     assert facts["install"]["helm"]["revision"] == 1
     assert facts["missing_permissions"] == []
     assert facts["feature_use"]["in_use"] is False
+
+
+DAEMONSET = {
+    "metadata": {"name": "kruise-daemon", "namespace": "kruise-system"},
+    "spec": {"template": {"spec": {"containers": [{"name": "daemon", "image": "k:v1.6.3"}]}}},
+    "status": {},
+}
+
+
+def test_refused_nodes_are_unknown_not_none():
+    facts = kc.collect_cluster_facts(FakeReader({}, {"/api/v1/nodes"}))
+    assert facts["nodes"] is None
+    assert facts["unread"]["nodes"]["missing_permission"] == "list nodes"
+    assert facts["missing_permissions"] == ["list nodes"]
+
+
+def test_a_refused_daemonset_list_leaves_the_daemon_unknown_not_absent():
+    objects = {"/apis/apps/v1/deployments": [HELM_MANAGER]}
+    forbidden = {"/apis/apps/v1/namespaces/kruise-system/daemonsets"}
+    facts = kc.collect_cluster_facts(FakeReader(objects, forbidden))
+    assert facts["daemon"] is None
+    assert facts["unread"]["daemon"] == {
+        "error": "HTTP 403 /apis/apps/v1/namespaces/kruise-system/daemonsets is forbidden",
+        "missing_permission": "list daemonsets.apps in kruise-system",
+    }
+
+
+def test_refused_daemon_pods_leave_crash_loops_unknown():
+    objects = {
+        "/apis/apps/v1/deployments": [HELM_MANAGER],
+        "/apis/apps/v1/namespaces/kruise-system/daemonsets": [DAEMONSET],
+    }
+    forbidden = {"/api/v1/namespaces/kruise-system/pods"}
+    facts = kc.collect_cluster_facts(FakeReader(objects, forbidden))
+    assert facts["daemon"]["name"] == "kruise-daemon"
+    assert facts["daemon"]["crash_looping"] is None
+    assert facts["unread"]["daemon_pods"]["missing_permission"] == "list pods in kruise-system"
+
+
+def test_everything_read_leaves_nothing_unread():
+    objects = {
+        "/apis/apps/v1/deployments": [HELM_MANAGER],
+        "/apis/apps/v1/namespaces/kruise-system/daemonsets": [DAEMONSET],
+    }
+    facts = kc.collect_cluster_facts(FakeReader(objects, set()))
+    assert facts["unread"] == {}
+    assert facts["nodes"] == []
+    assert facts["daemon"]["crash_looping"] == []
+
+
+class RecordingReader(FakeReader):
+    """FakeReader that remembers the permission each list needed (kruise_info's spelling)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.listed: set[str] = set()
+
+    def list_items(self, path, params=None, **kwargs):
+        self.listed.add(kc.permission_for(path))
+        yield from super().list_items(path, params, **kwargs)
+
+    def list_pages(self, path, params=None, **kwargs):
+        self.listed.add(kc.permission_for(path))
+        yield from super().list_pages(path, params, **kwargs)
+
+    def count(self, path, params=None, **kwargs):
+        self.listed.add(kc.permission_for(path))
+        return super().count(path, params, **kwargs)
+
+
+def test_read_needs_are_what_kruise_info_lists():
+    release = {
+        "name": "kruise",
+        "namespace": "default",
+        "version": 1,
+        "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": "kruise", "version": "1.6.3"}},
+        "config": {},
+    }
+    secret = {"metadata": {"name": "sh.helm.release.v1.kruise.v1"}}
+    secret["data"] = {"release": _helm_secret_value(release)}
+    reader = RecordingReader(
+        {
+            "/apis/apps/v1/deployments": [HELM_MANAGER],
+            "/apis/apps/v1/namespaces/kruise-system/daemonsets": [DAEMONSET],
+            "/api/v1/namespaces/default/secrets": [secret],
+        },
+        set(),
+    )
+    # Discovery serves every kind kruise_info may list, as OpenKruise 1.6 does.
+    served = [plural for plural, _ in kc.DAEMON_KINDS.values()] + ["clonesets", "daemonsets"]
+    reader.get = lambda path, params=None, **kwargs: (  # type: ignore[method-assign]
+        {"gitVersion": "v1.37.0"}
+        if path == "/version"
+        else {
+            "resources": [{"name": p} for p in (served if "v1alpha1" in path else ["statefulsets"])]
+        }
+    )
+    kc.collect_cluster_facts(reader)
+
+    def spelled(need) -> str:
+        what = need.resource + (f".{need.group}" if need.group else "")
+        return f"{need.verb} {what}" + (f" in {need.namespace}" if need.namespace else "")
+
+    needed = {spelled(need) for need in kc.read_needs("kruise-system", "default")}
+    # One cluster-wide list of pods covers the daemon's, listed in its namespace.
+    assert reader.listed - {"list pods in kruise-system"} == needed

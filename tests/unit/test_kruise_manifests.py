@@ -10,6 +10,9 @@ import pytest
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (
     kruise_manifests as km,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (
+    kruise_wait as kw,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeRequestError,
 )
@@ -282,3 +285,122 @@ def test_missing_manager_fails():
         km.apply_edits(
             FakeClient({}), NS, manager_name="kruise-controller-manager", daemon_name="x"
         )
+
+
+# ---------------------------------------------------------------------------- permissions
+
+
+def described(needs) -> list[str]:
+    return [need.describe() for need in needs]
+
+
+def edit(client: FakeClient, access_check=None, **options: Any) -> dict[str, Any]:
+    return km.apply_edits(
+        client,
+        NS,
+        manager_name="kruise-controller-manager",
+        daemon_name="kruise-daemon",
+        access_check=access_check,
+        **options,
+    )
+
+
+def test_read_needs():
+    assert described(km.read_needs(NS, "kruise-controller-manager", "kruise-daemon")) == [
+        f"get deployments.apps kruise-controller-manager in namespace {NS}",
+        f"get daemonsets.apps kruise-daemon in namespace {NS}",
+        f"get configmaps kruise-cri-daemon-gate in namespace {NS}",
+    ]
+
+
+def test_change_needs_hold_the_change_its_way_back_and_the_health_check():
+    def needs(**change: Any) -> list[str]:
+        return described(
+            km.change_needs(NS, "kruise-controller-manager", "kruise-daemon", **change)
+        )
+
+    pin = needs(manager_patched=True, daemon_change="patch", record_change=None)
+    assert pin == [
+        f"patch deployments.apps kruise-controller-manager in namespace {NS}",
+        f"patch daemonsets.apps kruise-daemon in namespace {NS}",
+        f"list pods in namespace {NS}",
+    ]
+    disable = needs(manager_patched=True, daemon_change="delete", record_change="create")
+    assert disable == [
+        f"patch deployments.apps kruise-controller-manager in namespace {NS}",
+        f"create configmaps in namespace {NS}",
+        f"delete daemonsets.apps kruise-daemon in namespace {NS}",
+        f"create daemonsets.apps in namespace {NS}",  # the way back recreates it
+        f"delete configmaps kruise-cri-daemon-gate in namespace {NS}",
+        f"list pods in namespace {NS}",
+    ]
+    enable = needs(manager_patched=True, daemon_change="create", record_change="delete")
+    assert f"delete daemonsets.apps kruise-daemon in namespace {NS}" in enable  # the way back
+    assert f"delete configmaps kruise-cri-daemon-gate in namespace {NS}" in enable
+    assert needs(manager_patched=False, daemon_change=None, record_change=None) == []
+
+
+def test_the_health_check_reads_are_kruise_waits():
+    change = km.change_needs(
+        NS,
+        "kruise-controller-manager",
+        "kruise-daemon",
+        manager_patched=True,
+        daemon_change=None,
+        record_change=None,
+    )
+    reads = km.read_needs(NS, "kruise-controller-manager", "kruise-daemon")
+    assert set(kw.read_needs(NS)) <= set(change) | set(reads)
+
+
+def test_a_refused_change_sends_nothing_in_check_mode_too():
+    objects = {
+        f"{BASE}/deployments/kruise-controller-manager": manager(),
+        f"{BASE}/daemonsets/kruise-daemon": daemonset(),
+    }
+    for check_mode in (True, False):
+        client = FakeClient(objects)
+        asked: list[list[str]] = []
+
+        def refuse_the_way_back(needs, asked=asked):
+            asked.append(described(needs))
+            return [
+                need for need in needs if need.verb == "create" and need.resource == "daemonsets"
+            ]
+
+        with pytest.raises(km.ManifestError) as refused:
+            edit(
+                client,
+                refuse_the_way_back,
+                feature_gates="ImagePullJobGate=true,KruiseDaemon=false",
+                daemon="absent",
+                check_mode=check_mode,
+            )
+        assert str(refused.value) == (
+            f"the credentials may not edit OpenKruise's manifests in namespace {NS}: they lack "
+            f"create daemonsets.apps in namespace {NS} (to restore the state before if the change "
+            "fails). Grant it (the permissions each playbook needs are in docs/permissions.md) "
+            "or use other credentials. Nothing was changed."
+        )
+        assert client.calls == []
+        assert asked[0] == described(
+            km.read_needs(NS, "kruise-controller-manager", "kruise-daemon")
+        )
+
+
+def test_a_refused_read_fails_before_reading():
+    client = FakeClient({})
+    with pytest.raises(km.ManifestError, match="they lack get configmaps kruise-cri-daemon-gate"):
+        edit(client, lambda needs: [n for n in needs if n.resource == "configmaps"])
+
+
+def test_nothing_to_change_asks_for_nothing_but_the_reads():
+    client = FakeClient({f"{BASE}/deployments/kruise-controller-manager": manager()})
+    asked: list[list[str]] = []
+    result = edit(
+        client,
+        lambda needs: asked.append(described(needs)) or [],
+        manager_image="openkruise/kruise-manager:v1.6.3",
+    )
+    assert result["changed"] is False
+    assert asked[1] == []

@@ -10,6 +10,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kru
     image_repository,
     parse_target_version,
     pin_plan,
+    read_needs,
 )
 
 
@@ -235,3 +236,42 @@ def test_an_unreadable_manager_is_not_called_absent():
     kruise["install"] = {"method": None, "helm": None, "error": "missing: list deployments.apps"}
     with pytest.raises(PinError, match=r"list deployments\.apps; nothing was changed"):
         pin_plan("1.5.5", kruise)
+
+
+def test_the_module_asks_to_list_the_crds():
+    assert [need.describe() for need in read_needs()] == [
+        "list customresourcedefinitions.apiextensions.k8s.io"
+    ]
+
+
+UNREAD_DAEMON = {
+    "error": "HTTP 403 daemonsets.apps is forbidden",
+    "missing_permission": "list daemonsets.apps in kruise-system",
+}
+
+
+def test_a_manifests_pin_is_refused_while_the_daemonset_is_unknown():
+    kruise = {**facts(daemon=False), "install": {"method": "manifests"}}
+    kruise["unread"] = {"daemon": UNREAD_DAEMON}
+    with pytest.raises(PinError) as refused:
+        pin_plan("1.5.5", kruise)
+    assert "missing permission: list daemonsets.apps in kruise-system" in str(refused.value)
+    assert str(refused.value).endswith("Nothing was changed")
+    # The Helm path sets values: the chart says whether the DaemonSet is rendered.
+    helm_facts = {**kruise, "install": {"method": "helm"}}
+    assert pin_plan("1.5.5", helm_facts, helm=release(), chart=chart())["changed"]
+
+
+def test_a_kind_that_could_not_be_counted_names_the_permission():
+    crd = {
+        "name": "gone.apps.kruise.io",
+        "group": "apps.kruise.io",
+        "kind": "Gone",
+        "served_versions": ["v1alpha1"],
+        "stored_versions": ["v1alpha1"],
+        "count": None,
+        "error": "HTTP 403 forbidden",
+        "missing_permission": "list gones.apps.kruise.io",
+    }
+    plan = pin_plan("1.5.5", facts(), helm=release(), chart=chart(), crds=[crd])
+    assert any("(missing permission: list gones.apps.kruise.io)" in b for b in plan["refused"])

@@ -13,6 +13,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kru
     Snapshot,
     describe_problems,
     evaluate,
+    read_needs,
     read_snapshot,
     wait_until_ready,
 )
@@ -327,3 +328,24 @@ def test_snapshot_passes_on_errors_other_than_404():
     with pytest.raises(KubeRequestError) as raised:  # a 403 is not an absent object
         read(reader)
     assert raised.value.status == 403
+
+
+def test_read_needs_are_what_read_snapshot_reads():
+    assert [need.describe() for need in read_needs("ks", "mgr", "dmn")] == [
+        "get deployments.apps mgr in namespace ks",
+        "get daemonsets.apps dmn in namespace ks",
+        "list pods in namespace ks",
+    ]
+    manager = deployment()
+    manager["spec"]["selector"] = {"matchLabels": {"control-plane": "controller-manager"}}
+    reader = FakeReader({f"{APPS}/deployments/kruise-controller-manager": manager}, {})
+    read(reader)
+    sent = {
+        (resource, path.split("?")[0].rsplit("/", 1)[-1] if resource != "pods" else "")
+        for resource, path in reader.requests
+    }
+    needed = {
+        (need.resource, need.name)
+        for need in read_needs("kruise-system", "kruise-controller-manager", "kruise-daemon")
+    }
+    assert sent == needed

@@ -574,6 +574,7 @@ class FakeCluster:
 def drain(cluster: FakeCluster, **overrides: Any) -> nd.DrainOutcome:
     check_mode = overrides.pop("check_mode", False)
     diff = overrides.pop("diff", False)
+    access_check = overrides.pop("access_check", None)
     options = nd.DrainOptions(**{"node": "n1", "timeout": 5.0, **overrides})
     return nd.run_node_drain(
         cluster,  # type: ignore[arg-type]
@@ -582,6 +583,7 @@ def drain(cluster: FakeCluster, **overrides: Any) -> nd.DrainOutcome:
         diff=diff,
         backoff_initial=0.02,
         backoff_cap=0.1,
+        access_check=access_check,
     )
 
 
@@ -865,3 +867,100 @@ def test_eviction_of_a_budgets_pod_wakes_the_budgets_other_waiters():
     while run._next_due() is not None:
         popped.append(run._pop().pod.name)
     assert popped in (["web-1", "web-2", "db-0"], ["web-2", "web-1", "db-0"])
+
+
+# ---------------------------------------------------------------------------- permissions
+
+
+class Authorizer:
+    """An access check that refuses ``refused`` (described as Access.describe) and remembers
+    what it was asked, in order."""
+
+    def __init__(self, *refused: str) -> None:
+        self.refused = set(refused)
+        self.asked: list[list[str]] = []
+
+    def __call__(self, needs):
+        needs = list(needs)
+        self.asked.append([need.describe() for need in needs])
+        return [need for need in needs if need.describe() in self.refused]
+
+
+def test_read_and_change_needs():
+    options = nd.DrainOptions("n1")
+    assert [a.describe() for a in nd.read_needs(options)] == ["get nodes n1", "list pods"]
+    cordon = nd.DrainOptions("n1", state="cordon")
+    assert [a.describe() for a in nd.read_needs(cordon)] == ["get nodes n1"]
+    assert [
+        a.describe()
+        for a in nd.change_needs(options, cordon=True, eviction_namespaces=["shop", "db", "shop"])
+    ] == [
+        "patch nodes n1",
+        "create pods/eviction in namespace db",
+        "create pods/eviction in namespace shop",
+    ]
+    assert nd.change_needs(options, cordon=False) == []
+
+
+def test_a_missing_eviction_permission_fails_before_the_cordon_in_check_mode_too():
+    for check_mode in (True, False):
+        cluster = FakeCluster({"n1": False}, [pod("web"), pod("db", namespace="data")])
+        authorizer = Authorizer("create pods/eviction in namespace data")
+        outcome = drain(cluster, access_check=authorizer, check_mode=check_mode)
+        assert outcome.failed
+        assert outcome.msg == (
+            "the credentials may not drain node n1: they lack create pods/eviction in namespace "
+            "data. Grant it (the permissions each playbook needs are in docs/permissions.md) or "
+            "use other credentials. Nothing was changed."
+        )
+        assert cluster.patches == []
+        assert cluster.requests["pods/eviction"] == 0
+        assert authorizer.asked == [
+            ["get nodes n1", "list pods"],
+            [
+                "patch nodes n1",
+                "create pods/eviction in namespace data",
+                "create pods/eviction in namespace shop",
+            ],
+        ]
+
+
+def test_a_missing_read_fails_before_reading():
+    cluster = FakeCluster({"n1": False}, [pod("web")])
+    outcome = drain(cluster, access_check=Authorizer("list pods"))
+    assert outcome.failed and "they lack list pods (the node's pods, in every namespace)" in (
+        outcome.msg
+    )
+    assert cluster.requests == {}
+
+
+def test_a_cordoned_node_needs_no_patch_and_cordon_asks_only_when_it_changes():
+    cluster = FakeCluster({"n1": True}, [pod("web")])
+    authorizer = Authorizer("patch nodes n1")
+    assert not drain(cluster, access_check=authorizer).failed
+    assert authorizer.asked[1] == ["create pods/eviction in namespace shop"]
+    again = drain(cluster, state="cordon", access_check=authorizer)
+    assert not again.failed and again.msg == "node n1 is already cordoned"
+    refused = drain(cluster, state="uncordon", access_check=authorizer)
+    assert refused.failed and "they lack patch nodes n1" in refused.msg
+    assert cluster.nodes["n1"]["spec"]["unschedulable"] is True
+
+
+def test_a_pod_bound_in_a_new_namespace_after_the_cordon_is_asked_about_then_uncordoned():
+    cluster = FakeCluster({"n1": False}, [pod("web")])
+
+    def bind_pod_elsewhere() -> None:
+        if cluster.nodes["n1"]["spec"]["unschedulable"]:
+            cluster.pods[("data", "late")] = pod("late", namespace="data")
+
+    cluster.after_patch = bind_pod_elsewhere
+    outcome = drain(cluster, access_check=Authorizer("create pods/eviction in namespace data"))
+    assert outcome.failed
+    assert outcome.msg.startswith(
+        "the credentials may not drain node n1: they lack create pods/eviction in namespace "
+        "data. Grant it"
+    )
+    assert "Nothing was changed" not in outcome.msg
+    assert "uncordoned again" in outcome.msg
+    assert cluster.patches == [("n1", True), ("n1", False)]
+    assert cluster.requests["pods/eviction"] == 0

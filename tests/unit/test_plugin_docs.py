@@ -40,3 +40,30 @@ def test_each_filter_has_its_own_documentation(name: str) -> None:
     assert doc["name"] == name
     assert doc["short_description"]
     assert "_input" in doc["options"]
+
+
+MODULES = sorted(
+    path.stem
+    for path in (REPO_ROOT / "plugins" / "modules").glob("*.py")
+    if path.stem != "__init__"
+)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_each_module_s_documentation_loads_in_ansible_doc(name: str) -> None:
+    """ansible-doc reads DOCUMENTATION, EXAMPLES and RETURN as YAML and checks their types: a
+    colon inside a description, for one, breaks the page."""
+    fqcn = f"kruise_cri.remediation.{name}"
+    result = subprocess.run(
+        [str(ANSIBLE_DOC), "--json", fqcn],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0 and "ERROR" not in result.stderr, result.stderr
+    page = json.loads(result.stdout)[fqcn]
+    assert page["doc"]["module"] == name
+    assert page["return"], f"{name} documents no return values"
+    assert page["examples"].strip()

@@ -873,3 +873,40 @@ def test_a_helm_release_that_cannot_be_read_is_said_in_the_plan() -> None:
     assert plan["recommendation"]["path"] == "pin_1_5"
     assert "get/list secrets in default" in " ".join(plan["recommendation"]["reasons"])
     assert any("get/list secrets in default" in f["message"] for f in plan["findings"])
+
+
+def unread(missing_permission: str) -> dict[str, Any]:
+    return {"error": "HTTP 403 forbidden", "missing_permission": missing_permission}
+
+
+def test_unlisted_nodes_never_read_as_every_node_works() -> None:
+    facts = cluster(nodes=())
+    facts["nodes"] = None
+    facts["unread"] = {"nodes": unread("list nodes")}
+    plan = plan_for({"node-1": containerd("v1.7.24")}, facts)
+    summary = plan["recommendation"]["summary"]
+    assert not summary.startswith("Every node")
+    assert "the cluster's nodes could not be listed" in summary
+    assert "list nodes" in json.dumps(plan["recommendation"]["reasons"])
+    assert plan["installation"]["unread"] == {
+        "nodes": "HTTP 403 forbidden; missing permission: list nodes"
+    }
+    assert any(
+        f["source"] == "nodes" and "missing permission: list nodes" in f["message"]
+        for f in plan["findings"]
+    )
+
+
+def test_an_unread_daemonset_and_its_pods_are_findings_naming_the_permission() -> None:
+    facts = cluster(nodes=(cluster_node("node-1", "containerd://1.7.24", "v1.28.15"),))
+    facts["daemon"] = None
+    facts["unread"] = {
+        "daemon": unread("list daemonsets.apps in kruise-system"),
+        "daemon_pods": unread("list pods in kruise-system"),
+    }
+    messages = {f["source"]: f["message"] for f in plan_for({}, facts)["findings"]}
+    assert messages["daemon"].startswith(
+        "whether kruise-daemon's DaemonSet exists could not be read, so its health is unknown"
+    )
+    assert "missing permission: list daemonsets.apps in kruise-system" in messages["daemon"]
+    assert "missing permission: list pods in kruise-system" in messages["daemon_pods"]

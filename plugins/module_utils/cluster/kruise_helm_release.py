@@ -24,9 +24,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import access
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import Access
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeAccessError,
+    KubeClient,
     KubeRequestError,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_wait import (
+    read_needs as health_check_needs,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.semver import (
     ConstraintError,
@@ -117,6 +123,210 @@ def manifest_changes(before: str | None, after: str | None) -> dict[str, list[st
         "removed": sorted(set(old) - set(new)),
         "changed": sorted(key for key in set(old) & set(new) if old[key] != new[key]),
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Permissions: what helm sends, as helm 3 sends it (seen in the API server's audit log)
+#
+# The release's storage: every command lists the release's secrets (labels owner=helm,name=...);
+# an upgrade or rollback creates the new revision's secret and updates it and the previous one;
+# a rollback also gets the target revision's secret by name; a new revision beyond
+# --history-max (HELM_MAX_HISTORY, 10 by default) deletes the oldest. Objects: an upgrade or
+# rollback gets every object of the new manifest, creates the new ones, patches those whose
+# rendering changed, and gets then deletes those the new manifest lacks.
+
+HELM_MAX_HISTORY = 10
+RELEASE_DRIVERS = {"": "secrets", "secret": "secrets", "secrets": "secrets"}
+RELEASE_DRIVERS.update({"configmap": "configmaps", "configmaps": "configmaps"})
+ROLLBACK_WHY = "to roll back if the change fails"
+
+# (apiVersion, kind) -> (group, resource, namespaced); None when the API server does not serve it.
+ResourceLookup = Callable[[str, str], tuple[str, str, bool] | None]
+
+
+def storage_needs(
+    namespace: str, operation: str, *, resource: str | None = "secrets", prunes: bool = False
+) -> list[Access]:
+    """The requests on the release's storage (``resource``: secrets, configmaps, None for
+    helm's memory or SQL drivers) of ``operation``: ``read`` (status, get, history), ``upgrade``
+    or ``rollback``; ``prunes`` when the new revision makes helm delete the oldest."""
+    if resource is None:
+        return []
+    verbs = ["list"]
+    if operation == "rollback":
+        verbs.append("get")
+    if operation in ("upgrade", "rollback"):
+        verbs += ["create", "update"]
+        if prunes:
+            verbs.append("delete")
+    return [Access(verb, resource, namespace=namespace) for verb in verbs]
+
+
+def release_storage(driver: str | None) -> str | None:
+    """The resource helm keeps releases in for ``HELM_DRIVER``; None when not in the cluster."""
+    return RELEASE_DRIVERS.get((driver or "").strip().lower())
+
+
+def prunes_history(revision: int, max_history: int = HELM_MAX_HISTORY) -> bool:
+    """Whether a new revision may make helm delete the oldest: the revisions kept can only reach
+    ``max_history`` (0: no limit) once the release has had that many."""
+    return max_history > 0 and revision >= max_history
+
+
+def _guessed_resource(api_version: str, kind: str, has_namespace: bool) -> tuple[str, str, bool]:
+    group = api_version.split("/", 1)[0] if "/" in api_version else ""
+    return group, kind.lower() + ("es" if kind.endswith("s") else "s"), has_namespace
+
+
+def object_needs(
+    before: str | None,
+    after: str | None,
+    resource_of: ResourceLookup,
+    release_namespace: str,
+    *,
+    why: str = "",
+) -> list[Access]:
+    """What going from manifest ``before`` to manifest ``after`` sends for the objects (an
+    upgrade, or a rollback with the two swapped): get on every object of ``after``, create for
+    the new ones, patch for those whose rendering changed, get and delete for those ``after``
+    lacks. Objects whose rendering is the same are only read: one edited by hand since would be
+    patched back too. ``resource_of`` maps a kind to its resource (the API server's discovery);
+    a kind it does not know is taken as its lower-case plural."""
+    old = manifest_objects(before)
+    new = manifest_objects(after)
+    needs: list[Access] = []
+
+    def of(document: Mapping[str, Any], verb: str, *, named: bool = True) -> Access:
+        metadata = document.get("metadata") or {}
+        api_version, kind = str(document.get("apiVersion") or ""), str(document["kind"])
+        found = resource_of(api_version, kind) or _guessed_resource(
+            api_version, kind, bool(metadata.get("namespace"))
+        )
+        group, resource, namespaced = found
+        namespace = (metadata.get("namespace") or release_namespace) if namespaced else None
+        name = str(metadata.get("name") or "") if named else ""
+        return Access(verb, resource, group, namespace, name=name, why=why)
+
+    for key, document in new.items():
+        needs.append(of(document, "get"))
+        if key not in old:
+            # A create's name is not known to the authorizer: RBAC grants it per resource.
+            needs.append(of(document, "create", named=False))
+        elif old[key] != document:
+            needs.append(of(document, "patch"))
+    for key, document in old.items():
+        if key not in new:
+            needs += [of(document, "get"), of(document, "delete")]
+    return needs
+
+
+def workload_health_needs(*manifests: str | None, release_namespace: str) -> list[Access]:
+    """kruise_wait's reads (the health check after a change) for each Deployment of the
+    manifests, with the DaemonSet of its namespace."""
+    deployments: dict[str, str] = {}
+    daemonsets: dict[str, str] = {}
+    for manifest in manifests:
+        for document in manifest_objects(manifest).values():
+            metadata = document.get("metadata") or {}
+            namespace = str(metadata.get("namespace") or release_namespace)
+            if document["kind"] == "Deployment":
+                deployments.setdefault(namespace, str(metadata.get("name")))
+            elif document["kind"] == "DaemonSet":
+                daemonsets.setdefault(namespace, str(metadata.get("name")))
+    needs: list[Access] = []
+    for namespace, manager in sorted(deployments.items()):
+        needs += health_check_needs(namespace, manager, daemonsets.get(namespace, "kruise-daemon"))
+    return needs
+
+
+def helm_wait_needs(*manifests: str | None, release_namespace: str) -> list[Access]:
+    """What ``helm --wait`` reads beyond getting the objects again: the ReplicaSets of the
+    namespaces that hold Deployments (to find each Deployment's new one)."""
+    namespaces = sorted(
+        {
+            str((document.get("metadata") or {}).get("namespace") or release_namespace)
+            for manifest in manifests
+            for document in manifest_objects(manifest).values()
+            if document["kind"] == "Deployment"
+        }
+    )
+    return [
+        Access("list", "replicasets", "apps", namespace, why="helm --wait")
+        for namespace in namespaces
+    ]
+
+
+def upgrade_needs(
+    release_namespace: str,
+    before: str | None,
+    after: str | None,
+    resource_of: ResourceLookup,
+    *,
+    storage: str | None = "secrets",
+    prunes: bool = False,
+    wait: bool = False,
+) -> list[Access]:
+    """Everything an upgrade from manifest ``before`` to ``after`` needs: the release's storage,
+    the objects, the way back (a rollback to the revision before, which the roles run when the
+    health check fails: it recreates what the upgrade deletes and deletes what it creates) and
+    the health check's reads."""
+    needs = storage_needs(release_namespace, "upgrade", resource=storage, prunes=prunes)
+    needs += object_needs(before, after, resource_of, release_namespace)
+    if storage:
+        needs.append(Access("get", storage, namespace=release_namespace, why=ROLLBACK_WHY))
+    needs += object_needs(after, before, resource_of, release_namespace, why=ROLLBACK_WHY)
+    needs += workload_health_needs(before, after, release_namespace=release_namespace)
+    if wait:
+        needs += helm_wait_needs(before, after, release_namespace=release_namespace)
+    return needs
+
+
+def rollback_needs(
+    release_namespace: str,
+    current: str | None,
+    target: str | None,
+    resource_of: ResourceLookup,
+    *,
+    storage: str | None = "secrets",
+    prunes: bool = False,
+    wait: bool = False,
+) -> list[Access]:
+    """Everything a rollback from manifest ``current`` to the target revision's needs."""
+    needs = storage_needs(release_namespace, "rollback", resource=storage, prunes=prunes)
+    needs += object_needs(current, target, resource_of, release_namespace)
+    if wait:
+        needs += helm_wait_needs(current, target, release_namespace=release_namespace)
+    return needs
+
+
+def discovery_lookup(client: KubeClient) -> ResourceLookup:
+    """:data:`ResourceLookup` through the API server's discovery (any authenticated user may
+    read it), one request per API group version."""
+    served: dict[str, dict[str, tuple[str, bool]] | None] = {}
+
+    def resource_of(api_version: str, kind: str) -> tuple[str, str, bool] | None:
+        if api_version not in served:
+            path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+            try:
+                listed = client.get(path, counted_as="discovery").get("resources") or []
+            except KubeRequestError:
+                listed = None
+            served[api_version] = (
+                None
+                if listed is None
+                else {
+                    str(r.get("kind")): (str(r.get("name")), bool(r.get("namespaced")))
+                    for r in listed
+                    if "/" not in str(r.get("name"))
+                }
+            )
+        found = (served[api_version] or {}).get(kind)
+        if found is None:
+            return None
+        group = api_version.split("/", 1)[0] if "/" in api_version else ""
+        return group, found[0], found[1]
+
+    return resource_of
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +467,11 @@ class HelmCli:
 
 
 class Failure(Exception):
-    """The task fails with this message (and the helm commands run so far)."""
+    """The task fails with this message (and the helm commands run so far, and ``details``)."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 def run_module(module: ClusterModule) -> dict[str, Any]:
@@ -269,7 +483,10 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
         cli = _cli(module)
         result = _run(module, cli, workdir)
     except (Failure, HelmError, ValueError) as error:
-        module.fail_json(msg=str(error), commands=cli.commands if cli else [])
+        details = getattr(error, "details", {})
+        if details and not module.params.get("show_values"):
+            details = mask_result(details)
+        module.fail_json(msg=str(error), commands=cli.commands if cli else [], **details)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["commands"] = cli.commands
@@ -328,10 +545,42 @@ def _server_version(module: ClusterModule) -> str:
         raise Failure(f"cannot read the API server's version: {error}") from error
 
 
+def _refuse_unless_allowed(
+    module: ClusterModule, needs: Callable[[ResourceLookup], list[Access]], doing: str
+) -> None:
+    """Fail (a Failure) before the change when the credentials may not make a request of
+    ``needs`` (given the discovery lookup), in check mode too."""
+    try:
+        client = module.client()
+        refusal = access.refusal_if_denied(
+            access.checker(client), needs(discovery_lookup(client)), doing
+        )
+    except KubeAccessError as error:
+        raise Failure(str(error)) from error
+    if refusal:
+        raise Failure(refusal)
+
+
+def _history_settings() -> tuple[str | None, int]:
+    """Where helm keeps releases (HELM_DRIVER) and how many revisions (HELM_MAX_HISTORY), as
+    the helm this module runs reads them from the environment."""
+    try:
+        max_history = int(os.environ.get("HELM_MAX_HISTORY") or HELM_MAX_HISTORY)
+    except ValueError:
+        max_history = HELM_MAX_HISTORY
+    return release_storage(os.environ.get("HELM_DRIVER")), max_history
+
+
 def _run(module: ClusterModule, cli: HelmCli, workdir: str) -> dict:
     params = module.params
     server_version = _server_version(module)
     name, namespace = params["release"], params["namespace"]
+    storage, _ = _history_settings()
+    _refuse_unless_allowed(
+        module,
+        lambda _: storage_needs(namespace, "read", resource=storage),
+        f"read Helm release {name} in namespace {namespace}",
+    )
     release = cli.release(name, namespace)
     if release is None:
         raise Failure(
@@ -478,8 +727,23 @@ def _upgrade(module, cli, release, result, workdir, server_version) -> dict:
     if params["wait"]:
         argv.append("--wait")
     before_manifest = cli.manifest(release.name, release.namespace)
+    # Rendered first, in a real run too: what it changes says what it needs.
+    rendered = cli.json(*argv, "--dry-run=server") or {}
+    storage, max_history = _history_settings()
+    _refuse_unless_allowed(
+        module,
+        lambda resource_of: upgrade_needs(
+            release.namespace,
+            before_manifest,
+            rendered.get("manifest"),
+            resource_of,
+            storage=storage,
+            prunes=prunes_history(release.revision, max_history),
+            wait=bool(params["wait"]),
+        ),
+        f"upgrade Helm release {release.name} in namespace {release.namespace}",
+    )
     if module.check_mode:
-        rendered = cli.json(*argv, "--dry-run=server") or {}
         result["manifest_changes"] = manifest_changes(before_manifest, rendered.get("manifest"))
         result["release"] = {
             **release.summary(),
@@ -488,7 +752,19 @@ def _upgrade(module, cli, release, result, workdir, server_version) -> dict:
             "values": desired,
         }
         return result
-    upgraded = cli.json(*argv) or {}
+    try:
+        upgraded = cli.json(*argv) or {}
+    except HelmError as error:
+        # helm may have made a revision (status failed) before failing: say which, so that the
+        # caller can roll back what this upgrade did, and only that.
+        after = cli.release(release.name, release.namespace)
+        made = after is not None and after.revision > release.revision
+        raise Failure(
+            str(error)
+            + (f" (helm left revision {after.revision}, {after.status})" if made else ""),
+            release=after.summary() if after else None,
+            revision_made=after.revision if made else None,
+        ) from error
     result["manifest_changes"] = manifest_changes(before_manifest, upgraded.get("manifest"))
     after = cli.release(release.name, release.namespace)
     result["release"] = after.summary() if after else None
@@ -511,6 +787,17 @@ def _rollback(module, cli, release, result) -> dict:
             f"release {release.name} has no revision {revision} (helm history shows "
             f"{sorted(history)})"
         )
+    only_from = params.get("only_from_revision")
+    if only_from is not None and release.revision != only_from:
+        # Not the revision the caller made: someone else has changed the release since.
+        latest = history.get(release.revision) or {}
+        result["release"] = release.summary()
+        result["left_alone"] = (
+            f"revision {release.revision} ({release.status}, chart {release.chart_version}"
+            f", {latest.get('description') or 'no description'!r}) is not revision {only_from}, "
+            f"the one to roll back from: it was not rolled back"
+        )
+        return result
     target_chart = str(target.get("chart") or "")
     current_chart = f"{release.chart}-{release.chart_version}"
     if (
@@ -528,6 +815,7 @@ def _rollback(module, cli, release, result) -> dict:
             f"{release.name} values (revision {revision}, {target_chart})",
             show_values=params["show_values"],
         )
+    _refuse_unless_allowed_to_roll_back(module, cli, release, revision)
     if module.check_mode:
         result["release"] = release.summary()
         return result
@@ -539,3 +827,25 @@ def _rollback(module, cli, release, result) -> dict:
     after = cli.release(release.name, release.namespace)
     result["release"] = after.summary() if after else None
     return result
+
+
+def _refuse_unless_allowed_to_roll_back(
+    module: ClusterModule, cli: HelmCli, release: ReleaseState, revision: int
+) -> None:
+    current = cli.manifest(release.name, release.namespace)
+    target = cli.manifest(release.name, release.namespace, revision)
+    storage, max_history = _history_settings()
+    _refuse_unless_allowed(
+        module,
+        lambda resource_of: rollback_needs(
+            release.namespace,
+            current,
+            target,
+            resource_of,
+            storage=storage,
+            prunes=prunes_history(release.revision, max_history),
+            wait=bool(module.params["wait"]),
+        ),
+        f"roll back Helm release {release.name} in namespace {release.namespace} to revision "
+        f"{revision}",
+    )

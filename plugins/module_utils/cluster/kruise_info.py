@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import Access
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     TABLE,
     KubeClient,
@@ -76,6 +77,25 @@ PREDOWNLOAD_WORKLOADS: Mapping[str, tuple[str, str]] = {
     "DaemonSet": ("v1alpha1", "daemonsets"),
     "StatefulSet": ("v1beta1", "statefulsets"),
 }
+
+
+def read_needs(namespace: str, release_namespace: str | None) -> list[Access]:
+    """Everything kruise_info lists when OpenKruise runs in ``namespace``, installed by a Helm
+    release of ``release_namespace`` (None: manifests): what it needs to leave nothing unknown.
+    (The release's configmaps are listed too, and may be refused, when its secrets hold none.)"""
+    needs = [
+        Access("list", "nodes"),
+        Access("list", "deployments", "apps", why="where the kruise manager runs"),
+        Access("list", "daemonsets", "apps", namespace),
+        Access(
+            "list", "pods", why="the daemon's pods; the sidecar terminator's, in every namespace"
+        ),
+    ]
+    if release_namespace:
+        needs.append(Access("list", "secrets", namespace=release_namespace, why="the Helm release"))
+    needs += [Access("list", plural, KRUISE_GROUP) for plural, _ in DAEMON_KINDS.values()]
+    needs += [Access("list", plural, KRUISE_GROUP) for _, plural in PREDOWNLOAD_WORKLOADS.values()]
+    return needs
 
 
 def permission_for(path: str, verb: str = "list") -> str:
@@ -459,10 +479,13 @@ def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
         nodes_read = pool.submit(_node_entries, reader, notes)
         feature_use_read = pool.submit(_feature_use, reader, served, discovery_failures, notes)
         facts.update(_install_and_daemon(reader, notes))
-        node_objects = nodes_read.result()
+        node_objects, nodes_failure = nodes_read.result()
         feature_use = feature_use_read.result()
     daemon_pods = facts.pop("_daemon_pods")
     manager_unknown = facts.pop("_manager_unknown")
+    unread: dict[str, dict[str, Any]] = facts.pop("_unread")
+    if nodes_failure is not None:
+        unread = {"nodes": nodes_failure.entry(), **unread}
     nodes = {entry["name"]: entry for entry in node_objects}
     for pod in daemon_pods:
         state = daemon_pod_state(pod)
@@ -487,8 +510,12 @@ def collect_cluster_facts(reader: KubeClient) -> dict[str, Any]:
         "api": facts["api"],
         "installed": installed,
         **{key: value for key, value in facts.items() if key not in ("schema", "api")},
-        "nodes": [nodes[name] for name in sorted(nodes, key=natural_key)],
+        # Not listed is not none: null when the nodes could not be listed (see unread).
+        "nodes": None
+        if nodes_failure is not None
+        else [nodes[name] for name in sorted(nodes, key=natural_key)],
         "feature_use": feature_use,
+        "unread": unread,
         "missing_permissions": sorted(notes.missing),
         "findings": sorted(notes.findings, key=lambda f: (str(f["source"]), str(f["message"]))),
         "requests": reader.request_summary(),
@@ -520,21 +547,30 @@ def _install_and_daemon(reader: KubeClient, notes: Notes) -> dict[str, Any]:
 
     daemonset = None
     pods: list[dict[str, Any]] = []
+    # What could not be read here, by fact: the DaemonSet, its pods.
+    unread: dict[str, dict[str, Any]] = {}
     if namespace:
+        listed_daemonsets, daemonsets_failure = _try_list(
+            reader, f"/apis/apps/v1/namespaces/{namespace}/daemonsets", notes
+        )
+        if daemonsets_failure:
+            unread["daemon"] = daemonsets_failure.entry()
         daemonsets = [
             d
-            for d in _list(reader, f"/apis/apps/v1/namespaces/{namespace}/daemonsets", notes)
+            for d in listed_daemonsets
             if d["metadata"].get("name") == DAEMON_NAME
             or (d["metadata"].get("labels") or {}).get("control-plane") == "daemon"
         ]
         if daemonsets:
             daemonset = daemonsets[0]
-            pods = _list(
+            pods, pods_failure = _try_list(
                 reader,
                 f"/api/v1/namespaces/{namespace}/pods",
                 notes,
                 {"labelSelector": DAEMON_LABEL_SELECTOR},
             )
+            if pods_failure:
+                unread["daemon_pods"] = pods_failure.entry()
     if manager:
         install = _install(reader, manager[0], daemonset, notes)
     else:
@@ -549,6 +585,9 @@ def _install_and_daemon(reader: KubeClient, notes: Notes) -> dict[str, Any]:
                 else None
             ),
         }
+    daemon = daemon_entry(daemonset, pods) if daemonset else None
+    if daemon is not None and "daemon_pods" in unread:
+        daemon["crash_looping"] = None  # unknown, not none
     kruise_version = version_from_image(manager_facts["image"]) if manager_facts else None
     if kruise_version is None and install.get("helm"):
         kruise_version = (install["helm"].get("app_version") or "").lstrip("v") or None
@@ -559,9 +598,10 @@ def _install_and_daemon(reader: KubeClient, notes: Notes) -> dict[str, Any]:
         "manager": manager_facts,
         "install": install,
         "feature_gates": gates,
-        "daemon": daemon_entry(daemonset, pods) if daemonset else None,
+        "daemon": daemon,
         "_daemon_pods": pods,
         "_manager_unknown": deployments_failure is not None,
+        "_unread": unread,
     }
 
 
@@ -589,9 +629,12 @@ def _list(
     return _try_list(reader, path, notes, params)[0]
 
 
-def _node_entries(reader: KubeClient, notes: Notes) -> list[dict[str, Any]]:
+def _node_entries(
+    reader: KubeClient, notes: Notes
+) -> tuple[list[dict[str, Any]], ReadFailure | None]:
     """Every node's entry, read as kubectl reads them: the server's table (a few cells a node)
-    rather than whole Node objects; whole objects when the table lacks a column."""
+    rather than whole Node objects; whole objects when the table lacks a column. With the
+    failure when they could not be listed."""
     entries: list[dict[str, Any]] = []
     try:
         for raw in reader.list_pages(
@@ -602,11 +645,14 @@ def _node_entries(reader: KubeClient, notes: Notes) -> list[dict[str, Any]]:
             for row in table.get("rows") or []:
                 entry = node_entry_from_row(columns, list(row.get("cells") or []))
                 if entry is None:
-                    return [node_entry(n) for n in _list(reader, "/api/v1/nodes", notes)]
+                    objects, failure = _try_list(reader, "/api/v1/nodes", notes)
+                    return [node_entry(n) for n in objects], failure
                 entries.append(entry)
     except KubeRequestError as error:
-        notes.failed("nodes", ReadFailure.of(error))
-    return entries
+        failure = ReadFailure.of(error)
+        notes.failed("nodes", failure)
+        return [], failure
+    return entries, None
 
 
 def _resource_name(path: str) -> str:

@@ -6,6 +6,10 @@ The functions that decide what to patch are pure; :func:`apply_edits` sends the 
 and stores none). Removing the DaemonSet first saves it, with the manager's ``--feature-gates`` as
 it was, in the ConfigMap :data:`RECORD_CONFIGMAP` of the kruise namespace; restoring it recreates it
 from there and then deletes the record.
+
+Before its reads, and again before its first change (in check mode too), it asks the API server
+whether the credentials may make every request: the reads (:func:`read_needs`), the change, its
+way back and the health check that follows it (:func:`change_needs`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import access
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import (
+    Access,
+    AccessCheck,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeClient,
     KubeRequestError,
@@ -182,6 +191,64 @@ def summary(
     return {"manager": part(deployment, manager_index), "daemon": part(daemonset, daemon_index)}
 
 
+def read_needs(namespace: str, manager_name: str, daemon_name: str) -> list[Access]:
+    """What every call reads: the manager Deployment, the DaemonSet and the saved record."""
+    return [
+        Access("get", "deployments", "apps", namespace, name=manager_name),
+        Access("get", "daemonsets", "apps", namespace, name=daemon_name),
+        Access("get", "configmaps", namespace=namespace, name=RECORD_CONFIGMAP),
+    ]
+
+
+def change_needs(
+    namespace: str,
+    manager_name: str,
+    daemon_name: str,
+    *,
+    manager_patched: bool,
+    daemon_change: str | None,
+    record_change: str | None,
+) -> list[Access]:
+    """What a change needs: the Deployment patched or not; ``daemon_change`` the DaemonSet's
+    (``patch``, ``delete``, ``create`` or None); ``record_change`` the ConfigMap's (``create``,
+    ``update``, ``delete`` or None). With it, its way back (the roles put the images and gates
+    back, recreate a deleted DaemonSet from the record, delete a created one after saving it
+    again) and the reads of the health check that follows (kruise_wait's ``read_needs``): a
+    change those credentials could not check or undo is not begun. Nothing: no change."""
+    if not manager_patched and daemon_change is None and record_change is None:
+        return []
+    back = "to restore the state before if the change fails"
+    needs: list[Access] = []
+    if manager_patched:
+        needs.append(Access("patch", "deployments", "apps", namespace, name=manager_name))
+    if record_change == "create":
+        needs.append(Access("create", "configmaps", namespace=namespace))
+    elif record_change == "update":
+        needs.append(Access("update", "configmaps", namespace=namespace, name=RECORD_CONFIGMAP))
+    if daemon_change == "patch":
+        needs.append(Access("patch", "daemonsets", "apps", namespace, name=daemon_name))
+    elif daemon_change == "delete":
+        needs += [
+            Access("delete", "daemonsets", "apps", namespace, name=daemon_name),
+            Access("create", "daemonsets", "apps", namespace, why=back),
+            Access("delete", "configmaps", namespace=namespace, name=RECORD_CONFIGMAP, why=back),
+        ]
+    elif daemon_change == "create":
+        needs += [
+            Access("create", "daemonsets", "apps", namespace),
+            Access("create", "configmaps", namespace=namespace, why=back),
+            Access("delete", "daemonsets", "apps", namespace, name=daemon_name, why=back),
+        ]
+    if record_change == "delete":
+        needs.append(Access("delete", "configmaps", namespace=namespace, name=RECORD_CONFIGMAP))
+    # kruise_wait's reads (module_utils/cluster/kruise_wait.py read_needs, which imports this
+    # module): the two gets are the reads above; its pods, listed in the namespace.
+    needs.append(
+        Access("list", "pods", namespace=namespace, why="the health check after the change")
+    )
+    return needs
+
+
 def apply_edits(
     client: KubeClient,
     namespace: str,
@@ -194,11 +261,19 @@ def apply_edits(
     daemon: str | None = None,
     daemonset: Mapping[str, Any] | None = None,
     check_mode: bool = False,
+    access_check: AccessCheck | None = None,
 ) -> dict[str, Any]:
     """Make the edits; returns changed, before, after, record and actions. Raises
-    ManifestError, KubeRequestError or KubeAccessError."""
+    ManifestError (also when ``access_check``, :func:`.access.checker`, finds a request
+    denied), KubeRequestError or KubeAccessError."""
     if daemon not in (None, *DAEMON_STATES):
         raise ManifestError(f"daemon must be one of {', '.join(DAEMON_STATES)}")
+    doing = f"edit OpenKruise's manifests in namespace {namespace}"
+    refusal = access.refusal_if_denied(
+        access_check, read_needs(namespace, manager_name, daemon_name), doing
+    )
+    if refusal:
+        raise ManifestError(refusal)
     dry = {"dryRun": "All"} if check_mode else None
     base = f"/apis/apps/v1/namespaces/{namespace}"
     deployment = _get(client, f"{base}/deployments/{manager_name}")
@@ -219,46 +294,27 @@ def apply_edits(
     manager_edit = container_edit(
         _containers(deployment)[manager_index], image=manager_image, feature_gates=feature_gates
     )
+    manager_patch = template_patch(manager_edit)
     after_deployment = apply_edit_to_object(deployment, manager_index, manager_edit)
     after_ds: dict[str, Any] | None = dict(current_ds) if current_ds else None
     after_daemon_index = daemon_index
 
-    # 0. Saved before anything changes: the DaemonSet to delete and the manager's gates.
+    # What changes, decided before anything is sent.
+    daemon_change: str | None = None
+    record_change: str | None = None
+    saved: dict[str, str] | None = None
+    created: dict[str, Any] | None = None
+    daemon_edit: dict[str, Any] = {}
+    daemon_patch = None
     if daemon == "absent" and current_ds is not None:
+        daemon_change = "delete"
+        record_change = "create" if record_object is None else "update"
         manager_gates = container_gates(_containers(deployment)[manager_index])
-        record = {
+        saved = {
             RECORD_FEATURE_GATES: manager_gates or "",
             RECORD_FEATURE_GATES_SET: "true" if manager_gates is not None else "false",
             RECORD_DAEMONSET: json.dumps(saved_object(current_ds), sort_keys=True),
         }
-        if not check_mode:
-            _write_record(client, namespace, record_path, record_object, record)
-
-    # 1. The manager: image and --feature-gates.
-    patch = template_patch(manager_edit)
-    if patch:
-        client.patch(
-            f"{base}/deployments/{manager_name}",
-            patch,
-            merge=False,
-            params=dry,
-            counted_as="deployments",
-        )
-        actions.append(f"patched Deployment {namespace}/{manager_name}: {_fields(manager_edit)}")
-
-    # 2. The daemon: removed (saved first), restored, or edited in place.
-    if daemon == "absent" and current_ds is not None:
-        client.delete(
-            f"{base}/daemonsets/{daemon_name}",
-            params={**(dry or {}), "propagationPolicy": "Background"},
-            counted_as="daemonsets",
-        )
-        actions.append(
-            f"saved DaemonSet {namespace}/{daemon_name} in ConfigMap {RECORD_CONFIGMAP}, "
-            "then deleted it"
-        )
-        after_ds = None
-        after_daemon_index = None
     elif daemon == "present" and current_ds is None:
         source = daemonset or _saved_daemonset(record)
         if source is None:
@@ -270,33 +326,83 @@ def apply_edits(
         created = saved_object(source)
         created["metadata"]["namespace"] = namespace
         created["metadata"]["name"] = daemon_name
-        index = container_index(created, "daemon", "kruise")
+        created_index = container_index(created, "daemon", "kruise")
         edit = container_edit(
-            _containers(created)[index], image=daemon_image, feature_gates=feature_gates
+            _containers(created)[created_index], image=daemon_image, feature_gates=feature_gates
         )
-        created = apply_edit_to_object(created, index, edit)
+        created = apply_edit_to_object(created, created_index, edit)
+        after_daemon_index = created_index
+        daemon_change = "create"
+        record_change = "delete" if record_object is not None else None
+    elif current_ds is not None and daemon_index is not None:
+        daemon_edit = container_edit(
+            _containers(current_ds)[daemon_index], image=daemon_image, feature_gates=feature_gates
+        )
+        daemon_patch = template_patch(daemon_edit)
+        daemon_change = "patch" if daemon_patch else None
+
+    refusal = access.refusal_if_denied(
+        access_check,
+        change_needs(
+            namespace,
+            manager_name,
+            daemon_name,
+            manager_patched=manager_patch is not None,
+            daemon_change=daemon_change,
+            record_change=record_change,
+        ),
+        doing,
+    )
+    if refusal:
+        raise ManifestError(refusal)
+
+    # 0. Saved before anything changes: the DaemonSet to delete and the manager's gates.
+    if saved is not None:
+        record = saved
+        if not check_mode:
+            _write_record(client, namespace, record_path, record_object, record)
+
+    # 1. The manager: image and --feature-gates.
+    if manager_patch:
+        client.patch(
+            f"{base}/deployments/{manager_name}",
+            manager_patch,
+            merge=False,
+            params=dry,
+            counted_as="deployments",
+        )
+        actions.append(f"patched Deployment {namespace}/{manager_name}: {_fields(manager_edit)}")
+
+    # 2. The daemon: removed (saved first), restored, or edited in place.
+    if daemon_change == "delete":
+        client.delete(
+            f"{base}/daemonsets/{daemon_name}",
+            params={**(dry or {}), "propagationPolicy": "Background"},
+            counted_as="daemonsets",
+        )
+        actions.append(
+            f"saved DaemonSet {namespace}/{daemon_name} in ConfigMap {RECORD_CONFIGMAP}, "
+            "then deleted it"
+        )
+        after_ds = None
+        after_daemon_index = None
+    elif daemon_change == "create" and created is not None:
         client.post(f"{base}/daemonsets", created, params=dry, counted_as="daemonsets")
         actions.append(f"created DaemonSet {namespace}/{daemon_name} from the saved copy")
         if not check_mode and record_object is not None:
             client.delete(record_path, counted_as="configmaps")
             record = {}
         after_ds = created
-        after_daemon_index = index
-    elif current_ds is not None and daemon_index is not None:
-        edit = container_edit(
-            _containers(current_ds)[daemon_index], image=daemon_image, feature_gates=feature_gates
+    elif daemon_change == "patch" and current_ds is not None:
+        client.patch(
+            f"{base}/daemonsets/{daemon_name}",
+            daemon_patch,
+            merge=False,
+            params=dry,
+            counted_as="daemonsets",
         )
-        patch = template_patch(edit)
-        if patch:
-            client.patch(
-                f"{base}/daemonsets/{daemon_name}",
-                patch,
-                merge=False,
-                params=dry,
-                counted_as="daemonsets",
-            )
-            actions.append(f"patched DaemonSet {namespace}/{daemon_name}: {_fields(edit)}")
-            after_ds = apply_edit_to_object(current_ds, daemon_index, edit)
+        actions.append(f"patched DaemonSet {namespace}/{daemon_name}: {_fields(daemon_edit)}")
+        after_ds = apply_edit_to_object(current_ds, daemon_index or 0, daemon_edit)
 
     after = summary(after_deployment, after_ds, manager_index, after_daemon_index)
     return {
@@ -363,9 +469,10 @@ def _get(client: KubeClient, path: str) -> dict[str, Any] | None:
 def run_module(module: ClusterModule) -> dict[str, Any]:
     """The kruise_manifests module's result, with the diff in diff mode."""
     params = module.params
+    client = module.client()
     try:
         result = apply_edits(
-            module.client(),
+            client,
             params["namespace"],
             manager_name=params["manager_name"],
             daemon_name=params["daemon_name"],
@@ -375,6 +482,7 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
             daemon=params["daemon"],
             daemonset=params["daemonset"],
             check_mode=module.check_mode,
+            access_check=access.checker(client),
         )
     except ManifestError as error:
         module.fail_json(msg=str(error))

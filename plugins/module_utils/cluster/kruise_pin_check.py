@@ -25,9 +25,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import access
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import Access
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeClient,
     KubeRequestError,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
+    permission_for,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.values import (
     dig,
@@ -178,9 +183,11 @@ def _crd_findings(crds: Iterable[Mapping[str, Any]], helm: bool) -> tuple[list[s
         known = KINDS_1_5.get((group, kind))
         if known is None:
             if count is None:
+                missing = crd.get("missing_permission")
                 blockers.append(
                     f"{kind} ({group}) is not in OpenKruise 1.5 and its objects could not be "
                     f"counted: {crd.get('error') or 'unknown error'}"
+                    + (f" (missing permission: {missing})" if missing else "")
                 )
             elif count:
                 blockers.append(
@@ -252,6 +259,19 @@ def pin_plan(
             "manifests, or the next helm upgrade or rollback undoes the pin. Nothing was changed"
         )
     method = "helm" if helm else "manifests"
+    unread_daemon = (kruise.get("unread") or {}).get("daemon")
+    if method == "manifests" and unread_daemon:
+        # The daemon's image is patched only when its DaemonSet is known to exist.
+        raise PinError(
+            "whether the kruise-daemon DaemonSet exists could not be read ("
+            + str(unread_daemon.get("error"))
+            + (
+                f"; missing permission: {unread_daemon['missing_permission']}"
+                if unread_daemon.get("missing_permission")
+                else ""
+            )
+            + "): grant it, then run again. Nothing was changed"
+        )
     if method == "helm" and not chart:
         raise PinError("a Helm install needs the target chart (kruise_helm_release chart)")
     blockers, notes = _crd_findings(crds, method == "helm")
@@ -460,8 +480,16 @@ def read_kruise_crds(client: KubeClient) -> list[dict[str, Any]]:
                 )
             except KubeRequestError as error:
                 entry["error"] = f"HTTP {error.status} {error.message}"
+                if error.status == 403:
+                    entry["missing_permission"] = permission_for(error.path)
         found.append(entry)
     return sorted(found, key=lambda e: (str(e["group"]), str(e["kind"])))
+
+
+def read_needs() -> list[Access]:
+    """What the module reads itself (the CRDs; the objects of kinds 1.5 lacks are counted as far
+    as the credentials allow, and a kind that cannot be counted blocks the pin)."""
+    return [Access("list", "customresourcedefinitions", "apiextensions.k8s.io")]
 
 
 def run_module(module: ClusterModule) -> dict[str, Any]:
@@ -470,6 +498,11 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
     try:
         parse_target_version(params["target_version"])
         client = module.client()
+        refusal = access.refusal_if_denied(
+            access.checker(client), read_needs(), "read what the pin would lose"
+        )
+        if refusal:
+            raise PinError(refusal)
         crds = read_kruise_crds(client)
         plan = pin_plan(
             params["target_version"],

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import Access
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeAccessError,
     KubeClient,
@@ -281,6 +282,22 @@ def _get_or_none(client: KubeClient, path: str, resource: str) -> Any:
 
 def _selector(labels: Mapping[str, Any]) -> str:
     return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def read_needs(
+    namespace: str,
+    manager_name: str = "kruise-controller-manager",
+    daemon_name: str = "kruise-daemon",
+) -> list[Access]:
+    """What :func:`read_snapshot` reads. A change that this check follows asks for them before
+    it begins (kruise_helm_release, kruise_manifests), so that credentials that could not check
+    the outcome change nothing."""
+    why = "the health check after the change"
+    return [
+        Access("get", "deployments", "apps", namespace, name=manager_name, why=why),
+        Access("get", "daemonsets", "apps", namespace, name=daemon_name, why=why),
+        Access("list", "pods", namespace=namespace, why=why),
+    ]
 
 
 def read_snapshot(

@@ -7,7 +7,9 @@ why (:func:`decide_pod`, :func:`plan_drain`), what an answer of the eviction sub
 I/O through a :class:`KubeClient`:
 
 1. GET the node and LIST its pods; classify them. Pods that may not be evicted without an option
-   fail the task here, before anything changed.
+   fail the task here, before anything changed. So do missing permissions: before the reads,
+   and again before the first change, the credentials' access to every request the task will
+   make is asked of the API server (:func:`read_needs`, :func:`change_needs`, :mod:`.access`).
 2. Cordon (PATCH ``spec.unschedulable``) unless it is already cordoned, LIST again (a pod may
    have been scheduled in between) and classify again.
 3. Evict, ``concurrency`` requests in flight at most. A pod that a PodDisruptionBudget protects
@@ -42,6 +44,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import access
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import (
+    Access,
+    AccessCheck,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeAccessError,
     KubeClient,
@@ -735,6 +742,36 @@ class EvictionRun:
         return [t for t in self.tasks if t.gone_at is not None]
 
 
+# ---------------------------------------------------------------------------- permissions
+
+
+def read_needs(options: DrainOptions) -> list[Access]:
+    """The reads of every state: the node, and for a drain the node's pods, listed across all
+    namespaces (before the drain, and while waiting for evicted pods to go)."""
+    needs = [Access("get", "nodes", name=options.node)]
+    if options.state == "drain":
+        needs.append(Access("list", "pods", why="the node's pods, in every namespace"))
+    return needs
+
+
+def change_needs(
+    options: DrainOptions, *, cordon: bool, eviction_namespaces: Iterable[str] = ()
+) -> list[Access]:
+    """The changes, once the node and its pods are known: ``cordon`` when ``spec.unschedulable``
+    changes (cordoning, uncordoning, or cordoning before a drain, which a failed drain undoes
+    with the same patch), and an eviction in each namespace of the pods to evict."""
+    needs = [Access("patch", "nodes", name=options.node)] if cordon else []
+    needs += [
+        Access("create", "pods", namespace=namespace, subresource="eviction")
+        for namespace in sorted(set(eviction_namespaces))
+    ]
+    return needs
+
+
+def _action(options: DrainOptions) -> str:
+    return f"{options.state} node {options.node}"
+
+
 # ---------------------------------------------------------------------------- the task
 
 
@@ -816,9 +853,12 @@ def run_node_drain(
     rng: Callable[[], float] = random.random,
     backoff_initial: float = BACKOFF_INITIAL,
     backoff_cap: float = BACKOFF_CAP,
+    access_check: AccessCheck | None = None,
 ) -> DrainOutcome:
-    """Cordon, uncordon or drain ``options.node``. Failures (bad input, refused pods, the
-    deadline, the API) come back as a failed outcome; nothing raises but programming errors."""
+    """Cordon, uncordon or drain ``options.node``. Failures (bad input, refused pods, missing
+    permissions, the deadline, the API) come back as a failed outcome; nothing raises but
+    programming errors. ``access_check`` (:func:`.access.checker`) is asked about every
+    request before the reads and before the first change, in check mode too; None skips it."""
     started = clock()
     # The task's deadline, for the evictions and for every request's retries.
     deadline = started + options.timeout
@@ -831,7 +871,13 @@ def run_node_drain(
         result["requests"] = client.request_summary()
         return DrainOutcome(failed, msg, result, warnings or [])
 
+    def refused(needs: list[Access]) -> str | None:
+        return access.refusal_if_denied(access_check, needs, _action(options))
+
     try:
+        refusal = refused(read_needs(options))
+        if refusal:
+            return finish(True, refusal)
         node = read_node(client, options.node, deadline)
     except (DrainError, KubeAccessError) as error:
         return finish(True, str(error))
@@ -840,6 +886,12 @@ def run_node_drain(
     if options.state in ("cordon", "uncordon"):
         wanted = options.state == "cordon"
         changed = before != wanted
+        try:
+            refusal = refused(change_needs(options, cordon=changed))
+        except KubeAccessError as error:
+            return finish(True, str(error))
+        if refusal:
+            return finish(True, refusal)
         result.update(changed=changed, unschedulable={"before": before, "after": wanted})
         if diff:
             result["diff"] = _diff(before, wanted)
@@ -867,6 +919,15 @@ def run_node_drain(
     if plan.refused:
         result["refused"] = plan.refused
         return finish(True, refusal_message(options.node, plan.refused))
+    eviction_namespaces = {p.namespace for p in plan.evict}
+    try:
+        refusal = refused(
+            change_needs(options, cordon=not before, eviction_namespaces=eviction_namespaces)
+        )
+    except KubeAccessError as error:
+        return finish(True, str(error))
+    if refusal:
+        return finish(True, refusal)
 
     if check_mode:
         result["unschedulable"]["after"] = True  # as it would be
@@ -901,6 +962,14 @@ def run_node_drain(
             if plan.refused:
                 result["refused"] = plan.refused
                 raise DrainError(refusal_message(options.node, plan.refused, changed=True))
+            # Pods bound meanwhile may live in namespaces not yet asked about.
+            new_namespaces = {p.namespace for p in plan.evict} - eviction_namespaces
+            if new_namespaces:
+                refusal = refused(
+                    change_needs(options, cordon=False, eviction_namespaces=new_namespaces)
+                )
+                if refusal:
+                    raise DrainError(refusal.removesuffix(" Nothing was changed.").rstrip("."))
         result["changed"] = cordoned_here
         pods_before = [p.key for p in plan.evict]
         run = EvictionRun(
@@ -974,7 +1043,13 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
         module.fail_json(msg="; ".join(problems))
     options = options_from_params(module.params)
     client = module.client(max_connections=options.concurrency)
-    outcome = run_node_drain(client, options, check_mode=module.check_mode, diff=module._diff)
+    outcome = run_node_drain(
+        client,
+        options,
+        check_mode=module.check_mode,
+        diff=module._diff,
+        access_check=access.checker(client),
+    )
     for warning in outcome.warnings:
         module.warn(warning)
     if outcome.failed:

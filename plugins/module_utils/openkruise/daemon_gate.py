@@ -67,6 +67,16 @@ def daemon_gate_plan(
             "the manifests, or the next helm upgrade or rollback undoes it. Nothing was changed"
         )
     method = "helm" if release else "manifests"
+    unread_daemon = (kruise.get("unread") or {}).get("daemon")
+    if unread_daemon:
+        # The plan turns on whether the DaemonSet is there: unknown is not absent.
+        missing = unread_daemon.get("missing_permission")
+        raise ValueError(
+            "whether the kruise-daemon DaemonSet exists could not be read ("
+            + str(unread_daemon.get("error"))
+            + (f"; missing permission: {missing}" if missing else "")
+            + "): grant it, then run again. Nothing was changed"
+        )
     notes: list[str] = []
     argument = (kruise.get("feature_gates") or {}).get("argument")
     if method == "helm":

@@ -87,6 +87,7 @@ def cluster_view(cluster: Mapping[str, Any]) -> dict[str, Any]:
         "daemon": _daemon(cluster.get("daemon")),
         "nodes": _nodes(nodes),
         "feature_use": _feature_use(as_mapping(cluster.get("feature_use"))),
+        "unread": _unread(as_mapping(cluster.get("unread"))),
         "findings": finding_entries(cluster.get("findings")),
         "requests": {
             "count": as_int(requests.get("count")),
@@ -97,6 +98,18 @@ def cluster_view(cluster: Mapping[str, Any]) -> dict[str, Any]:
             },
         },
     }
+
+
+def _unread(unread: Mapping[str, Any]) -> dict[str, str]:
+    """What kruise_info could not read (nodes, daemon, daemon_pods): its error and the
+    permission missing, so that the report says unknown rather than none."""
+    reasons = {}
+    for fact, entry in sorted(unread.items()):
+        entry = as_mapping(entry)
+        error = optional_text(entry.get("error")) or "not read"
+        missing = optional_text(entry.get("missing_permission"))
+        reasons[str(fact)] = f"{error}; missing permission: {missing}" if missing else error
+    return reasons
 
 
 def _helm_values(values: object) -> dict[str, Any]:

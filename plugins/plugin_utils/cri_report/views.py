@@ -153,13 +153,18 @@ def _install_text(view: Mapping[str, Any]) -> str:
 
 def _daemon_text(view: Mapping[str, Any]) -> str:
     daemon = view.get("daemon")
+    unread = as_mapping(view.get("unread"))
     if not isinstance(daemon, Mapping):
+        if unread.get("daemon"):
+            return f"unknown: the DaemonSets could not be listed ({unread['daemon']})"
         if as_mapping(view.get("feature_gates")).get("daemon_enabled") is False:
             return "disabled (no DaemonSet)"
         return "no kruise-daemon DaemonSet"
     parts = [f"{daemon.get('ready') or 0} of {daemon.get('desired') or 0} pods ready"]
     crashing = len(as_list(daemon.get("crash_looping")))
-    if crashing:
+    if unread.get("daemon_pods"):
+        parts.append(f"crash-looping pods unknown ({unread['daemon_pods']})")
+    elif crashing:
         parts.append(f"{count(crashing, 'pod')} crash-looping")
     if daemon.get("socket_location"):
         parts.append(f"socket location {daemon['socket_location']}")
@@ -202,14 +207,17 @@ def cluster_display(cluster: object) -> dict[str, Any] | None:
             )
         )
     daemon_text = _daemon_text(cluster)
+    unread = as_mapping(cluster.get("unread"))
+    nodes_text = (
+        f"unknown: the nodes could not be listed ({unread['nodes']})"
+        if unread.get("nodes")
+        else f"{nodes.get('count') or 0} ({nodes.get('ready') or 0} ready): "
+        + (", ".join(f"{label}: {n}" for label, n in by_runtime.items()) or "none")
+    )
     rows += [
         ("Feature gates", gates_text),
         ("kruise-daemon", daemon_text),
-        (
-            "Nodes",
-            f"{nodes.get('count') or 0} ({nodes.get('ready') or 0} ready): "
-            + (", ".join(f"{label}: {n}" for label, n in by_runtime.items()) or "none"),
-        ),
+        ("Nodes", nodes_text),
         ("Daemon features in use", _feature_use_text(cluster)),
     ]
     api = as_mapping(cluster.get("api"))
@@ -224,6 +232,7 @@ def cluster_display(cluster: object) -> dict[str, Any] | None:
         "gates_argument": optional_text(gates.get("argument")),
         "daemon_enabled": daemon_enabled,
         "daemon": daemon or None,
+        "daemon_unread": bool(unread.get("daemon")),
         "daemon_text": daemon_text,
         "feature_use": as_mapping(cluster.get("feature_use")),
         "by_runtime": dict(by_runtime),

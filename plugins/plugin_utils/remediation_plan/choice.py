@@ -103,6 +103,8 @@ def _daemon_already_disabled(ctx: Context) -> Choice:
 
 
 def _every_node_works(ctx: Context, nothing_path: Mapping[str, Any]) -> Choice:
+    if ctx.install.nodes_unread:
+        return _nodes_unread(ctx, nothing_path)
     summary = f"Every node can run kruise-daemon {ctx.line}: "
     if ctx.install.installed is False:
         summary += f"install OpenKruise {ctx.version} as planned."
@@ -113,6 +115,25 @@ def _every_node_works(ctx: Context, nothing_path: Mapping[str, Any]) -> Choice:
     else:
         summary += f"go ahead with OpenKruise {ctx.version}."
     return Choice(NOTHING, summary, list(nothing_path["reasons"]), [], [])
+
+
+def _nodes_unread(ctx: Context, nothing_path: Mapping[str, Any]) -> Choice:
+    """No node known to block, but the cluster's nodes could not be listed: nodes without facts
+    are not known to exist, let alone to work."""
+    known = count(len(ctx.nodes), "node")
+    return Choice(
+        NOTHING,
+        f"No node known to kruise-cri blocks kruise-daemon {ctx.line} ({known}), but the "
+        "cluster's nodes could not be listed: grant the missing permission and assess again "
+        "before relying on this.",
+        [
+            f"the cluster's nodes could not be listed ({ctx.install.nodes_unread}): nodes "
+            "without kruise_cri facts are unknown",
+            *nothing_path["reasons"],
+        ],
+        [],
+        [],
+    )
 
 
 def _only_unknown_nodes_block(ctx: Context) -> Choice:

@@ -28,6 +28,16 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     features_use_unknown_reason,
 )
 
+# What each fact kruise_info could not read leaves unknown.
+UNREAD_CONSEQUENCES = {
+    "nodes": "the cluster's nodes could not be listed, so only the nodes with kruise_cri facts "
+    "are planned and others may exist",
+    "daemon": "whether kruise-daemon's DaemonSet exists could not be read, so its health is "
+    "unknown",
+    "daemon_pods": "kruise-daemon's pods could not be listed, so whether any crash-loops is "
+    "unknown",
+}
+
 
 def cluster_findings(ctx: Context, cluster: Mapping[str, Any] | None) -> list[Finding]:
     findings: list[Finding] = []
@@ -69,6 +79,10 @@ def cluster_findings(ctx: Context, cluster: Mapping[str, Any] | None) -> list[Fi
                 "install",
                 ctx.install.install_error,
             )
+        )
+    for fact, reason in ctx.install.unread:
+        findings.append(
+            finding("warning", fact, f"{UNREAD_CONSEQUENCES.get(fact, fact)}: {reason}")
         )
     if ctx.install.use_unchecked:
         findings.append(

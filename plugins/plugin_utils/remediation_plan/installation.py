@@ -45,6 +45,14 @@ class Installation:
     install_error: str | None = None
     use_unchecked: tuple[str, ...] = ()
     missing_permissions: tuple[str, ...] = ()
+    # Other facts kruise_info could not read (``nodes``, ``daemon``, ``daemon_pods``), each
+    # with its error and the permission missing: (fact, "HTTP 403 ...; missing permission: ...").
+    unread: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def nodes_unread(self) -> str | None:
+        """Why the cluster's nodes are unknown, when they could not be listed."""
+        return dict(self.unread).get("nodes")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +71,7 @@ class Installation:
             "error": self.install_error,
             "features_unchecked": list(self.use_unchecked),
             "missing_permissions": list(self.missing_permissions),
+            "unread": dict(self.unread),
         }
 
 
@@ -128,7 +137,18 @@ def installation_from(cluster: Mapping[str, Any] | None) -> Installation:
         missing_permissions=tuple(
             str(item) for item in as_list(cluster.get("missing_permissions")) if item
         ),
+        unread=tuple(
+            (str(fact), unread_reason(as_mapping(entry)))
+            for fact, entry in sorted(as_mapping(cluster.get("unread")).items())
+        ),
     )
+
+
+def unread_reason(entry: Mapping[str, Any]) -> str:
+    """``HTTP 403 ...; missing permission: list nodes`` for an entry of kruise_info's unread."""
+    error = as_text(entry.get("error")) or "not read"
+    missing = as_text(entry.get("missing_permission"))
+    return f"{error}; missing permission: {missing}" if missing else error
 
 
 def features_in_use_reason(install: Installation) -> str:
