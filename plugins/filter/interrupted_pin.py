@@ -17,7 +17,8 @@ description:
     record of the same installation (API server, Helm release or manifests namespace) when its
     run never ended (outcome C(started)) and OpenKruise runs the version it pinned (for Helm, at
     a newer revision than the recorded one). Its Helm values are left out.
-  - Returns null otherwise, also when a newer run of the installation ended.
+  - Returns an empty dict otherwise, also when a newer run of the installation ended (not null, since
+    ansible-core before 2.19 would turn a null fact into the string C(None)).
 positional: _input
 options:
   _input:
@@ -59,7 +60,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The record (with its C(file)), or null.
+  description: The record (with its C(file)), or an empty dict.
   type: dict
 """
 
@@ -72,9 +73,9 @@ def interrupted_pin_filter(
     release: str = "",
     current_version: str | None = None,
     current_revision: int | str | None = None,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     revision = int(current_revision) if current_revision not in (None, "") else None
-    return interrupted_pin(
+    found = interrupted_pin(
         slurped or [],
         server=server,
         method=method,
@@ -83,6 +84,7 @@ def interrupted_pin_filter(
         current_version=current_version,
         current_revision=revision,
     )
+    return found or {}
 
 
 class FilterModule:
