@@ -21,13 +21,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 STARTED = "started"
-RECORD_PREFIX = "pin-"
-
-
-def record_key(method: str, release: str, namespace: str) -> str:
-    """The part of a record's name that names the installation: the Helm release, or the
-    namespace of a manifest install."""
-    return release if method == "helm" else namespace
 
 
 def decode_records(slurped: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
