@@ -349,10 +349,17 @@ def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
         return 0
     if args.lab_command == "prepare":
         from kruise_cri.lab.fleet import prepare, prepare_cluster
+        from kruise_cri.lab.openkruise_build import prepare_openkruise
 
         prepare(stream=stream)
         stream.write("Lab builds are ready:\n")
         for name, path in prepare_cluster().items():  # cached by now: no work, just the paths
+            stream.write(f"  {name:<24} {path}\n")
+        stream.write(
+            "Building OpenKruise's kruise-daemon (1.5.5, 1.6.0) if not cached: minutes, once\n"
+        )
+        stream.flush()
+        for name, path in prepare_openkruise().items():
             stream.write(f"  {name:<24} {path}\n")
         return 0
     if args.lab_command == "down":

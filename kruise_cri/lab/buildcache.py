@@ -117,6 +117,28 @@ class BuildSession:
             self.fail(f"{step} failed with exit code {completed.returncode}")
         return completed.stdout
 
+    def go_build(
+        self,
+        package: str,
+        module_dir: Path,
+        ldflags: str,
+        timeout: float,
+        *,
+        cgo: bool = False,
+        tags: Sequence[str] = (),
+    ) -> str:
+        """Build ``package`` inside ``module_dir`` into :attr:`binary`, reproducibly (no paths
+        or VCS state in the binary; ``go.mod``/``go.sum`` used as they are); returns the Go
+        version that built it."""
+        go_version = self.go_run(["env", "GOVERSION"], self.staging).strip()
+        command = ["build", "-trimpath", "-buildvcs=false", "-mod=readonly"]
+        command += ["-ldflags", ldflags, "-o", str(self.binary)]
+        if tags:
+            command += ["-tags", ",".join(tags)]
+        environment = {"CGO_ENABLED": "1" if cgo else "0", "GOFLAGS": ""}
+        self.go_run([*command, package], module_dir, environment, timeout)
+        return go_version
+
     def fail(self, message: str) -> NoReturn:
         """Raise ``message`` followed by the build log's tail."""
         self.log.flush()

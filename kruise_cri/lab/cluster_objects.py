@@ -15,10 +15,15 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     load_settings,
 )
 
-from kruise_cri.lab.controlplane import CRASH_LOOP_ANNOTATION, KWOK_NODE_ANNOTATION
+from kruise_cri.lab.controlplane import (
+    CRASH_EXIT_CODE_ANNOTATION,
+    CRASH_LOOP_ANNOTATION,
+    KWOK_NODE_ANNOTATION,
+)
 
 KWOK_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
-# What kruise-daemon 1.6 logs, and then exits, on a node whose runtime serves only CRI v1alpha2.
+# The last line kruise-daemon 1.6 logs before it exits (255) on a Docker node through dockershim,
+# as a test writes it when it plays a chart with terminationMessagePolicy FallbackToLogsOnError.
 CRASH_MESSAGE = (
     "validate service connection: CRI v1 runtime API is not implemented for endpoint "
     '"unix:///hostvarrun/dockershim.sock": rpc error: code = Unimplemented desc = unknown '
@@ -155,10 +160,13 @@ def crash_looping(pod: Mapping[str, Any]) -> bool:
     )
 
 
-def mark_crash_looping(client: KubeClient, namespace: str, pod: str, message: str) -> None:
+def mark_crash_looping(
+    client: KubeClient, namespace: str, pod: str, message: str, exit_code: int = 1
+) -> None:
     """Make kwok report ``pod`` as a kubelet reports a container that keeps failing, with
-    ``message`` as its last termination message (the ``pod-crash-loop`` stage)."""
+    ``message`` as its last termination message (none when empty) and ``exit_code`` (the
+    ``pod-crash-loop`` stage)."""
+    annotations = {CRASH_LOOP_ANNOTATION: message, CRASH_EXIT_CODE_ANNOTATION: str(exit_code)}
     client.patch(
-        f"/api/v1/namespaces/{namespace}/pods/{pod}",
-        {"metadata": {"annotations": {CRASH_LOOP_ANNOTATION: message}}},
+        f"/api/v1/namespaces/{namespace}/pods/{pod}", {"metadata": {"annotations": annotations}}
     )

@@ -40,6 +40,7 @@ from kruise_cri.lab.pki import ClientIdentity, ControlPlanePki, write_pki
 KWOK_STAGES = Path(__file__).resolve().parent / "kwok-stages.yaml"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 CRASH_LOOP_ANNOTATION = "kruise-cri.lab/crash-loop"
+CRASH_EXIT_CODE_ANNOTATION = "kruise-cri.lab/crash-exit-code"
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0

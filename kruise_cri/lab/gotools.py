@@ -150,22 +150,14 @@ def _build(pin: GoToolPin, session: BuildSession) -> dict[str, object]:
     download = _download(pin, session)
     source_dir = Path(str(download["Dir"]))
     source_date = str(download.get("Time") or "")
-    go_version = session.go_run(["env", "GOVERSION"], session.staging).strip()
-    command = [
-        "build",
-        "-trimpath",
-        "-buildvcs=false",
-        "-mod=readonly",
-        "-ldflags",
+    go_version = session.go_build(
+        "./" + pin.package.strip("/"),
+        source_dir,
         pin.ldflags(source_date),
-        "-o",
-        str(session.binary),
-    ]
-    if pin.tags:
-        command += ["-tags", ",".join(pin.tags)]
-    command.append("./" + pin.package.strip("/"))
-    environment = {"CGO_ENABLED": "1" if pin.cgo else "0", "GOFLAGS": ""}
-    session.go_run(command, source_dir, environment, BUILD_TIMEOUT)
+        BUILD_TIMEOUT,
+        cgo=pin.cgo,
+        tags=pin.tags,
+    )
     if pin.version_check:
         expected = pin.version_expect.format(**pin.template_values(source_date))
         session.check_version_report(pin.version_check, expected)

@@ -91,23 +91,8 @@ def _cached_build(command: str, cache: Path | None) -> CachedBuild:
 
 
 def _build(command: str, session: BuildSession) -> dict[str, object]:
-    go_version = session.go_run(["env", "GOVERSION"], session.staging).strip()
-    session.go_run(
-        [
-            "build",
-            "-trimpath",
-            "-buildvcs=false",
-            "-mod=readonly",
-            "-ldflags",
-            version_ldflags(),
-            "-o",
-            str(session.binary),
-            f"k8s.io/kubernetes/cmd/{command}",
-        ],
-        SOURCE_DIR,
-        {"CGO_ENABLED": "0", "GOFLAGS": ""},
-        BUILD_TIMEOUT,
-    )
+    package = f"k8s.io/kubernetes/cmd/{command}"
+    go_version = session.go_build(package, SOURCE_DIR, version_ldflags(), BUILD_TIMEOUT)
     version_check = ["version", "--client"] if command == "kubectl" else ["--version"]
     session.check_version_report(version_check, KUBERNETES_VERSION)
     return {

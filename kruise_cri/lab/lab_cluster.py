@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from kruise_cri.lab.cluster_objects import (
-    CRASH_MESSAGE,
     client_for,
     create_all,
     ensure_namespace,
@@ -66,8 +65,12 @@ def seed_lab_cluster(
     run_helm(plane.kubeconfig, "install", "kruise", str(KRUISE_CHART))
     daemon_pods = wait_for_daemon_pods(client, list(specs))
     for name, spec in specs.items():
-        if "1.6" not in spec.compatible_lines:
-            mark_crash_looping(client, KRUISE_NAMESPACE, daemon_pods[name], CRASH_MESSAGE)
+        # As the real daemon ends on such a node; the kubelet keeps no message (the chart sets
+        # no terminationMessagePolicy), only the exit code.
+        if spec.kruise_daemon_1_6_exit_code is not None:
+            mark_crash_looping(
+                client, KRUISE_NAMESPACE, daemon_pods[name], "", spec.kruise_daemon_1_6_exit_code
+            )
     ensure_namespace(client, "shop")
     create_all(
         client,

@@ -40,6 +40,10 @@ class NodeSpec:
     with_dockershim: bool = False
     # What the node's kubelet reports in status.nodeInfo.kubeletVersion (the lab cluster's node).
     kubelet_version: str = "v1.28.15"
+    # How the real kruise-daemon 1.6.0 ends on this node: None while it runs, 255 (klog.Fatal)
+    # or 2 (a panic). Measured, and checked again by test_real_kruise_daemon.py; the kwok lab
+    # writes the crash-looping daemon pods from it.
+    kruise_daemon_1_6_exit_code: int | None = None
 
 
 def kubeadm_flags(*flags: str) -> str:
@@ -106,6 +110,7 @@ NODES: tuple[NodeSpec, ...] = (
         ),
         compatible_lines=frozenset({"1.4", "1.5"}),
         kubelet_version="v1.22.17",
+        kruise_daemon_1_6_exit_code=2,
     ),
     NodeSpec(
         name="node-containerd-1-6",
@@ -151,12 +156,14 @@ NODES: tuple[NodeSpec, ...] = (
         ),
         compatible_lines=frozenset({"1.4", "1.5"}),
         kubelet_version="v1.23.17",
+        kruise_daemon_1_6_exit_code=255,
     ),
     NodeSpec(
         name="node-docker-cri-containerd",
         description=(
             "Docker 20.10 through dockershim (kubelet 1.23) on a containerd 1.6 with CRI enabled: "
-            "kruise-daemon 1.6 starts, yet cannot act on the node's docker:// containers"
+            "kruise-daemon 1.6 starts and stays Ready, yet cannot act on the node's docker:// "
+            "containers"
         ),
         containerds=(ContainerdSpec("containerd-1.6"),),
         with_docker=True,

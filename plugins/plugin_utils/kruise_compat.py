@@ -292,6 +292,11 @@ class CandidateOutcome:
     cri_api: str | None = None
     failure: str | None = None  # why a detected candidate fails validation
     skipped: str | None = None  # why a half-present candidate was not detected
+    # Whether the failure becomes the factory's error. factory.go declares ``err`` anew (``:=``)
+    # in the CRI case, so a CRI image service that cannot be created leaves the outer error
+    # untouched; when nothing passes and no outer error was set, NewFactory returns (nil, nil)
+    # and the daemon dereferences the nil factory: a Go panic (exit 2), not klog.Fatal (255).
+    reported: bool = True
 
     @property
     def socket(self) -> str | None:
@@ -453,8 +458,7 @@ def _evaluate(ctx: _Context, model: LineModel, candidate: Candidate) -> Candidat
         if not _exists(cri_entry):
             return CandidateOutcome(candidate, detected=False)
         assert cri_entry is not None
-        runtime_api, failure = _validate_cri(cri_entry, model.line, model.api_choice)
-        return _finish(candidate, cri_entry, runtime_api, failure)
+        return _finish_cri(candidate, cri_entry, model)
 
     engine_entry = _lookup(ctx, candidate.engine_name)
     location = ctx.location
@@ -501,8 +505,28 @@ def _evaluate(ctx: _Context, model: LineModel, candidate: Candidate) -> Candidat
             return _finish(candidate, cri_entry, None, mismatch or failure)
         incomplete = _version_complete(cri_entry, runtime_api)
         return _finish(candidate, cri_entry, None if incomplete else runtime_api, incomplete)
+    return _finish_cri(candidate, cri_entry, model)
+
+
+def _finish_cri(
+    candidate: Candidate, cri_entry: dict[str, Any], model: LineModel
+) -> CandidateOutcome:
     runtime_api, failure = _validate_cri(cri_entry, model.line, model.api_choice)
-    return _finish(candidate, cri_entry, runtime_api, failure)
+    outcome = _finish(candidate, cri_entry, runtime_api, failure)
+    if not outcome.passed:
+        outcome.reported = not _image_service_not_created(cri_entry, model.api_choice)
+    return outcome
+
+
+def _image_service_not_created(entry: dict[str, Any], choice: str) -> bool:
+    """Whether NewCRIImageService itself fails: from 1.5 it probes CRI v1 images first (1.5
+    falls back to v1alpha2, unprobed, on UNIMPLEMENTED only); 1.4 creates it without a call."""
+    if choice == ONLY_V1ALPHA2:
+        return False
+    probe = _call(entry, V1, "list_images")
+    if choice == ONLY_V1:
+        return not _ok(probe)
+    return not _ok(probe) and not _unimplemented(probe)
 
 
 def _finish(
@@ -696,6 +720,7 @@ def _verdict(
             "socket": None,
             "runtimes": [],
             "reason": reason,
+            "crash": _crash(outcomes),
         }
 
     first = passed[0]
@@ -709,6 +734,7 @@ def _verdict(
             "socket": first.socket,
             "runtimes": runtimes,
             "reason": reason + notes,
+            "crash": None,
         }
 
     if not kubelet_family:
@@ -744,6 +770,26 @@ def _verdict(
             f"{_describe_impl(first)}, not to the kubelet's {label}",
         )
     return verdict(True, f"{started}, the runtime the kubelet uses ({label})")
+
+
+def _crash(outcomes: list[CandidateOutcome]) -> dict[str, Any]:
+    """How a daemon that finds no usable runtime ends: klog.Fatal ("Failed to new daemon:
+    failed to new runtime factory: ...", exit 255) with the last error the factory kept, or a
+    nil-pointer panic (exit 2) when every failure was a CRI image service that could not be
+    created, as on containerd 1.4 or a containerd whose CRI plugin is off, from 1.6."""
+    detected = [outcome for outcome in outcomes if outcome.detected]
+    if not detected:
+        return {"exit_code": 255, "kind": "fatal", "cause": "not found container runtime sock"}
+    reported = [outcome for outcome in detected if outcome.reported]
+    if reported:
+        return {"exit_code": 255, "kind": "fatal", "cause": reported[-1].failure}
+    return {
+        "exit_code": 2,
+        "kind": "panic",
+        "cause": "no CRI image service could be created ("
+        + "; ".join(str(outcome.failure) for outcome in detected)
+        + "), and the runtime factory comes back empty without an error",
+    }
 
 
 def _why_kubelet_socket_missing(
@@ -850,7 +896,8 @@ def daemon_verdicts(
     docker_version: str | None = None,
     kubelet_endpoint: str | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Per line: {compatible, starts, socket, runtimes, reason}.
+    """Per line: {compatible, starts, socket, runtimes, reason, crash}; ``crash`` says how a
+    daemon that does not start ends ({exit_code, kind: fatal or panic, cause}), else None.
 
     ``sockets`` are evidence socket entries; the candidate ``NAME`` under ``socket_location`` is
     the entry whose ``path`` is ``socket_location/NAME``. ``kubelet_runtime`` is the kubelet's

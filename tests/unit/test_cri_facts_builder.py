@@ -332,6 +332,7 @@ def test_k3s_with_its_socket_location() -> None:
         "runtimes": ["containerd"],
         "reason": "kruise-daemon 1.6 would start with containerd v1.7.15-k3s1 at "
         f"{k3s_sock} (CRI v1), the runtime the kubelet uses (containerd)",
+        "crash": None,
     }
 
 

@@ -76,7 +76,7 @@ def test_hostile_cluster_text_is_escaped() -> None:
     row = next(line for line in text.splitlines() if "pod()" in line)
     assert row.startswith(r"| \<script\>pod()\</script\>\|x | node-dockershim | 12 | 1 |")
     assert r"\<script\>alert(\"x\")" not in row and r"\<script\>alert(" in row
-    assert row.replace(r"\|", "").count("|") == 6  # five cells, the pipes escaped
+    assert row.replace(r"\|", "").count("|") == 7  # six cells, the pipes escaped
     assert "\x1b" not in text
     assert r"\<img src=x onerror=alert(2)\> a\|b" in text
 

@@ -589,7 +589,8 @@ def test_every_line_on_every_node(
     assert list(verdicts) == list(KRUISE_LINES)
     for line, (starts, compatible, first_socket, fragment) in expected.items():
         verdict = verdicts[line]
-        assert list(verdict) == ["compatible", "starts", "socket", "runtimes", "reason"], line
+        assert list(verdict) == ["compatible", "starts", "socket", "runtimes", "reason", "crash"]
+        assert (verdict["crash"] is None) == starts, f"{node} / {line}: {verdict['crash']}"
         assert (verdict["starts"], verdict["compatible"], verdict["socket"]) == (
             starts,
             compatible,
@@ -597,6 +598,51 @@ def test_every_line_on_every_node(
         ), f"{node} / {line}: {verdict['reason']}"
         assert fragment in verdict["reason"], f"{node} / {line}: {verdict['reason']}"
         assert bool(verdict["runtimes"]) == starts
+
+
+CONTAINERD_1_4 = cri_probes({V1A2}, "containerd", "v1.4.13")
+
+
+@pytest.mark.parametrize(
+    ("sockets", "line", "exit_code", "kind", "cause"),
+    [
+        # From 1.5 a CRI image service that cannot be created leaves the factory's error unset:
+        # nothing passes, NewFactory returns (nil, nil) and the daemon panics on the nil factory.
+        (containerd_node(CONTAINERD_1_4), "1.6", 2, "panic", "serves only CRI v1alpha2"),
+        (containerd_node(CRI_DISABLED), "1.6", 2, "panic", "UNIMPLEMENTED to every CRI call"),
+        (containerd_node(CRI_DISABLED), "1.8", 2, "panic", "its CRI service is off"),
+        # 1.5 falls back to v1alpha2 unprobed, so ListImages fails and sets the error: fatal.
+        (containerd_node(CRI_DISABLED), "1.5", 255, "fatal", "its CRI service is off"),
+        # 1.4 creates the image service without a call: ListImages again.
+        (containerd_node(CONTAINERD_2_1), "1.4", 255, "fatal", "serves only CRI v1"),
+        # dockershim fails at the runtime service, which sets the error even though Docker's
+        # CRI-disabled containerd fails afterwards: the dockershim message, exit 255.
+        (docker_dockershim_node(CRI_DISABLED), "1.6", 255, "fatal", "dockershim.sock"),
+        (docker_dockershim_node(CRI_DISABLED), "1.7", 255, "fatal", "dockershim.sock"),
+        # 1.8 has no Docker candidate left: only the CRI-disabled containerd, a panic.
+        (docker_dockershim_node(CRI_DISABLED), "1.8", 2, "panic", "its CRI service is off"),
+        ([], "1.6", 255, "fatal", "not found container runtime sock"),
+    ],
+    ids=[
+        "containerd 1.4, 1.6",
+        "CRI off, 1.6",
+        "CRI off, 1.8",
+        "CRI off, 1.5",
+        "containerd 2, 1.4",
+        "dockershim + CRI off, 1.6",
+        "dockershim + CRI off, 1.7",
+        "dockershim + CRI off, 1.8",
+        "no socket, 1.6",
+    ],
+)
+def test_how_a_daemon_that_finds_no_runtime_ends(
+    sockets: list[dict[str, Any]], line: str, exit_code: int, kind: str, cause: str
+) -> None:
+    verdict = daemon_verdicts(sockets, "containerd", docker_api_ok=True)[line]
+    assert verdict["starts"] is False
+    crash = verdict["crash"]
+    assert (crash["exit_code"], crash["kind"]) == (exit_code, kind), crash
+    assert cause in crash["cause"], crash
 
 
 def test_runtimes_lists_every_passing_runtime_in_detection_order() -> None:

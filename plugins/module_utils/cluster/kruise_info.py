@@ -29,6 +29,9 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.findings im
     Severity,
     finding,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_crash import (
+    crash_cause,
+)
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.feature_gates import (
     parse_feature_gates,
 )
@@ -309,6 +312,7 @@ def daemon_entry(daemonset: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]
                 "reason": state["reason"],
                 "last_exit_code": state["last_exit_code"],
                 "last_message": state["last_message"],
+                "cause": crash_cause(state["last_exit_code"], state["last_message"]),
             }
             for state in sorted(crash_looping, key=lambda s: (str(s["node"]), str(s["pod"])))
         ],

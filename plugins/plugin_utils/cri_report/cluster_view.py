@@ -162,6 +162,7 @@ def _daemon(daemon: object) -> dict[str, Any] | None:
                 "reason": optional_text(pod.get("reason")),
                 "last_exit_code": as_int(pod.get("last_exit_code")),
                 "last_message": optional_text(pod.get("last_message")),
+                "cause": optional_text(pod.get("cause")),
             }
             for pod in as_list(daemon.get("crash_looping"))
             if is_mapping(pod)

@@ -162,13 +162,13 @@ def _cluster(report: Mapping[str, Any]) -> list[str]:
         out += [
             f"### Crash-looping kruise-daemon pods ({view['crash_looping_total']})",
             "",
-            "| Pod | Node | Restarts | Last exit code | Last message |",
-            "|---|---|---:|---:|---|",
+            "| Pod | Node | Restarts | Last exit code | Last message | Why |",
+            "|---|---|---:|---:|---|---|",
         ]
         out += [
             f"| {escape_markdown(pod['pod'])} | {escape_markdown(pod['node'])} "
             f"| {escape_markdown(pod['restarts'])} | {escape_markdown(pod['last_exit_code'])} "
-            f"| {escape_markdown(pod['message'])} |"
+            f"| {escape_markdown(pod['message'])} | {escape_markdown(pod['cause'] or '')} |"
             for pod in crashing
         ]
         if view["crash_looping_more"]:

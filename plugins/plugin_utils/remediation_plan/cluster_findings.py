@@ -128,12 +128,15 @@ def _crash_looping_findings(ctx: Context, cluster: Mapping[str, Any] | None) -> 
     ):
         node_name = as_text(pod.get("node"))
         if node_name in compatible and ctx.install.line == ctx.line:
+            exit_code = pod.get("last_exit_code")
+            how = f" (exit {exit_code})" if exit_code is not None else ""
+            why = pod.get("cause") or pod.get("last_message") or ""
             findings.append(
                 finding(
                     "warning",
                     node_name,
-                    f"kruise-daemon pod {pod.get('pod')} is crash-looping on {node_name}, whose "
-                    f"verdict for {ctx.line} is compatible: {pod.get('last_message') or ''}",
+                    f"kruise-daemon pod {pod.get('pod')} is crash-looping on {node_name}{how}, "
+                    f"whose verdict for {ctx.line} is compatible: {why}",
                 )
             )
     return findings
