@@ -334,7 +334,14 @@ def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
 
     lab_dir = Path(args.lab_dir)
     if args.lab_command == "up":
-        lab = LabFleet.ensure_up(lab_dir, stream=stream)
+        from kruise_cri.lab.real_nodes import parse_kinds
+
+        try:
+            kinds = parse_kinds(args.nodes) if args.nodes else []
+        except ValueError as error:
+            stream.write(f"--nodes: {error}\n")
+            return 2
+        lab = LabFleet.ensure_up(lab_dir, stream=stream, real_nodes=kinds)
         stream.write(
             f"Lab is up: {lab.node_count} nodes and a Kubernetes {KUBERNETES_VERSION} cluster.\n"
             f"Inventory:  {lab.inventory_path}\n"
@@ -350,6 +357,7 @@ def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
     if args.lab_command == "prepare":
         from kruise_cri.lab.fleet import prepare, prepare_cluster
         from kruise_cri.lab.openkruise_build import prepare_openkruise
+        from kruise_cri.lab.real_nodes import REAL_NODE_KINDS, prepare_real_nodes
 
         prepare(stream=stream)
         stream.write("Lab builds are ready:\n")
@@ -361,6 +369,7 @@ def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
         stream.flush()
         for name, path in prepare_openkruise().items():
             stream.write(f"  {name:<24} {path}\n")
+        prepare_real_nodes(REAL_NODE_KINDS, stream=stream)
         return 0
     if args.lab_command == "down":
         LabFleet.stop_dir(lab_dir, stream=stream)
@@ -416,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
         "lab_command",
         choices=["up", "down", "status", "prepare"],
         help="prepare: fetch and build what the lab needs, start nothing",
+    )
+    lab.add_argument(
+        "--nodes",
+        metavar="KINDS",
+        help="up: also boot real systemd nodes (systemd-nspawn, reached over SSH): all, or a "
+        "comma-separated list of docker-dockershim, containerd-1-4, containerd-1-7, "
+        "docker-cri-off",
     )
     lab.add_argument(
         "--lab-dir",

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -33,7 +33,7 @@ from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.dockershim_build import ensure_dockershim, start_dockershim
 from kruise_cri.lab.gotools import ensure_go_tool
 from kruise_cri.lab.kubernetes_build import ensure_control_plane, ensure_kubernetes_binary
-from kruise_cri.lab.lab_cluster import seed_lab_cluster
+from kruise_cri.lab.lab_cluster import kubelet_runtime_version, seed_lab_cluster
 from kruise_cri.lab.lab_dir import (
     LabDirError,
     check_private_file,
@@ -42,9 +42,18 @@ from kruise_cri.lab.lab_dir import (
 )
 from kruise_cri.lab.nodes import NODES, NodeSpec, builds_needed
 from kruise_cri.lab.packages import RuntimeBuild, cache_root, ensure_runtime, ensure_runtimes
+from kruise_cri.lab.real_nodes import (
+    RealNodes,
+    parse_kinds,
+    prepare_real_nodes,
+    real_node_name,
+)
 from kruise_cri.lab.runtimes import HostRoot, RunningRuntime, start_containerd, start_dockerd
 
 STATE_FILE = "lab.json"
+# The real node kinds `lab up --nodes` asked for, read by the supervisor.
+REAL_NODES_FILE = "real-nodes.json"
+REAL_NODES_DIR = "real-nodes"
 INVENTORY_FILE = "inventory.yml"
 CLUSTER_DIR = "cluster"
 SUPERVISOR_LOG = "supervisor.log"
@@ -216,6 +225,13 @@ class RunningFleet:
             raise
         return self
 
+    def runtime_versions(self) -> dict[str, str]:
+        """What each node's kubelet reports as containerRuntimeVersion."""
+        return {
+            name: kubelet_runtime_version(self.specs[name], runtimes)
+            for name, runtimes in self.runtimes.items()
+        }
+
     def stop(self) -> None:
         for root in reversed(list(self.roots.values())):
             root.cleanup()
@@ -247,7 +263,9 @@ class LabFleet:
 
     @property
     def node_count(self) -> int:
-        return len(self.state.get("nodes", {}))  # type: ignore[arg-type]
+        nodes = self.state.get("nodes") or {}
+        real_nodes = self.state.get("real_nodes") or {}
+        return len(nodes) + len(real_nodes)  # type: ignore[arg-type]
 
     @staticmethod
     def status(lab_dir: Path) -> dict[str, object]:
@@ -273,17 +291,30 @@ class LabFleet:
         return state
 
     @classmethod
-    def ensure_up(cls, lab_dir: Path, *, stream: TextIO) -> LabFleet:
+    def ensure_up(
+        cls, lab_dir: Path, *, stream: TextIO, real_nodes: Sequence[str] = ()
+    ) -> LabFleet:
+        """The running lab, or a new one with the host-root fleet and ``real_nodes`` (kinds of
+        :data:`~kruise_cri.lab.real_nodes.REAL_NODE_KINDS`) booted beside it."""
         lab_dir = private_lab_dir(lab_dir, create=True)
         current = cls.status(lab_dir)
         if current.get("up"):
             check_private_file(lab_dir / INVENTORY_FILE)
+            running = sorted(current.get("real_nodes") or {})  # type: ignore[arg-type]
+            wanted = sorted(real_node_name(kind) for kind in real_nodes)
+            if real_nodes and running != wanted:
+                raise RuntimeError(
+                    f"the lab in {lab_dir} runs real nodes {running or 'none'}, not {wanted}: "
+                    "`kruise-cri lab down` first"
+                )
             stream.write(f"Using the lab already running in {lab_dir}\n")
             return cls(lab_dir, current, started_here=False)
         (lab_dir / STATE_FILE).unlink(missing_ok=True)
+        _write_private(lab_dir / REAL_NODES_FILE, json.dumps(list(real_nodes)))
         # Fetching and building happen here, in the foreground with progress and no deadline;
         # the supervisor then only starts daemons.
         prepare(stream=stream)
+        prepare_real_nodes(real_nodes, stream=stream)
         stream.write(f"Starting the lab in {lab_dir}\n")
         stream.flush()
         log_path = lab_dir / SUPERVISOR_LOG
@@ -337,6 +368,14 @@ class LabFleet:
 
     def down(self, *, stream: TextIO) -> None:
         self.stop_dir(self.lab_dir, stream=stream)
+
+
+def requested_real_nodes(lab_dir: Path) -> list[str]:
+    try:
+        kinds = json.loads(read_private_file(lab_dir / REAL_NODES_FILE))
+    except FileNotFoundError:
+        return []
+    return parse_kinds(",".join(kinds)) if kinds else []
 
 
 def supervisor_command(lab_dir: Path) -> list[str]:
@@ -441,13 +480,21 @@ def serve(lab_dir: Path) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     fleet = RunningFleet(progress=sys.stdout)
+    real_nodes = RealNodes(
+        requested_real_nodes(lab_dir), lab_dir / REAL_NODES_DIR, progress=sys.stdout
+    )
     plane = ControlPlane(directory=lab_dir / CLUSTER_DIR, progress=sys.stdout)
     try:
         fleet.start()
+        if real_nodes.kinds:
+            real_nodes.start()
         plane.start()
-        seed_lab_cluster(plane, fleet.specs, fleet.runtimes, progress=sys.stdout)
+        specs = {**fleet.specs, **real_nodes.specs()}
+        versions = {**fleet.runtime_versions(), **real_nodes.runtime_versions()}
+        seed_lab_cluster(plane, specs, versions, progress=sys.stdout)
         python = node_python()
         inventory = inventory_for(fleet.roots, python)
+        inventory["all"]["children"]["kube_nodes"]["hosts"].update(real_nodes.inventory_hosts())
         state = {
             "supervisor_pid": os.getpid(),
             "supervisor_start_time": process_start_time(os.getpid()),
@@ -463,15 +510,29 @@ def serve(lab_dir: Path) -> None:
                 }
                 for name in fleet.roots
             },
+            "real_nodes": {
+                node.name: {
+                    "address": node.address,
+                    "machine": node.machine,
+                    "description": node.spec.description,
+                    "memory_bytes": node.memory_bytes(),
+                }
+                for node in real_nodes.nodes.values()
+            },
         }
         _write_private(lab_dir / INVENTORY_FILE, yaml.safe_dump(inventory, sort_keys=False))
         _write_private(lab_dir / STATE_FILE, json.dumps(state, indent=2))
-        print(f"lab up: {len(fleet.roots)} nodes, cluster at {plane.server}", flush=True)
+        print(
+            f"lab up: {len(fleet.roots)} host-root nodes, {len(real_nodes.nodes)} real nodes, "
+            f"cluster at {plane.server}",
+            flush=True,
+        )
         while not stop_requested:
             time.sleep(0.2)
     finally:
         plane.stop()
         shutil.rmtree(lab_dir / CLUSTER_DIR, ignore_errors=True)
+        real_nodes.stop()
         fleet.stop()
         (lab_dir / STATE_FILE).unlink(missing_ok=True)
         print("lab stopped", flush=True)

@@ -87,18 +87,29 @@ def run_kruise_daemon(
     log_path: Path,
     settle: float = 5.0,
     timeout: float = 60.0,
+    node_init_pid: int | None = None,
 ) -> DaemonRun:
-    """Run ``binary`` as node ``node`` whose ``/var/run`` is the host directory ``var_run``."""
-    created = not HOST_VAR_RUN.exists()
-    HOST_VAR_RUN.mkdir(mode=0o755, exist_ok=True)
+    """Run ``binary`` as node ``node`` whose ``/var/run`` is the host directory ``var_run``.
+
+    With ``node_init_pid`` (a booted node's init) the daemon runs in that node's mount namespace,
+    as its pod would see the node's files: ``var_run``, ``binary`` and ``kubeconfig`` are then
+    paths inside the node (a mount of another namespace cannot be bound into ours)."""
+    created = False
+    enter: list[str] = []
+    if node_init_pid is None:
+        created = not HOST_VAR_RUN.exists()
+        HOST_VAR_RUN.mkdir(mode=0o755, exist_ok=True)
+    else:
+        enter = ["nsenter", "-t", str(node_init_pid), "-m", "--"]
     command = [
+        *enter,
         "unshare",
         "--mount",
         "--propagation",
         "private",
         "sh",
         "-c",
-        'mount --bind "$1" /hostvarrun && shift && exec "$@"',
+        'mkdir -p /hostvarrun && mount --bind "$1" /hostvarrun && shift && exec "$@"',
         "sh",
         str(var_run),
         str(binary),

@@ -43,10 +43,14 @@ def kubelet_runtime_version(spec: NodeSpec, runtimes: Sequence[RunningRuntime]) 
 def seed_lab_cluster(
     plane: ControlPlane,
     specs: Mapping[str, NodeSpec],
-    runtimes: Mapping[str, Sequence[RunningRuntime]],
+    runtime_versions: Mapping[str, str],
     *,
     progress: TextIO | None = None,
 ) -> None:
+    """Register ``specs`` as kwok nodes reporting ``runtime_versions`` (by node name, as
+    :func:`kubelet_runtime_version` gives them), install OpenKruise and make its daemon pods
+    crash where the real kruise-daemon 1.6.0 exits."""
+
     def say(message: str) -> None:
         if progress is not None:
             progress.write(message + "\n")
@@ -57,7 +61,7 @@ def seed_lab_cluster(
     create_all(
         client,
         [
-            kwok_node(name, kubelet_runtime_version(spec, runtimes[name]), spec.kubelet_version)
+            kwok_node(name, runtime_versions[name], spec.kubelet_version)
             for name, spec in specs.items()
         ],
     )

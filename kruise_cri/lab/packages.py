@@ -55,6 +55,11 @@ RUNTIME_PINS: Mapping[str, RuntimePin] = {
         RuntimePin("docker", "bookworm", "docker.io", "20.10"),
         RuntimePin("runc", "bookworm", "runc", "1.1"),
         RuntimePin("etcd", "bookworm", "etcd-server", "3.4"),
+        # The lab's systemd nodes: debootstrap builds their image, systemd-nspawn boots them,
+        # with the private library of the same systemd release (LD_LIBRARY_PATH).
+        RuntimePin("debootstrap", "bookworm", "debootstrap", "1.0"),
+        RuntimePin("systemd-container", "bookworm", "systemd-container", "252"),
+        RuntimePin("libsystemd-shared", "bookworm", "libsystemd-shared", "252"),
     )
 }
 

@@ -41,7 +41,7 @@ RENAMED = {"ctd-1-4": "node-containerd-1-4"}  # inventory host -> its Kubernetes
 @pytest.fixture(scope="module")
 def lab_cluster(fleet: RunningFleet, tmp_path_factory) -> Iterator[ControlPlane]:
     with ControlPlane(directory=tmp_path_factory.mktemp("plane"), progress=sys.stderr) as plane:
-        seed_lab_cluster(plane, fleet.specs, fleet.runtimes, progress=sys.stderr)
+        seed_lab_cluster(plane, fleet.specs, fleet.runtime_versions(), progress=sys.stderr)
         client = client_for(plane.kubeconfig)
 
         def crashing_ones_crash_looping() -> bool:

@@ -84,3 +84,62 @@ def test_assess_lab_starts_and_stops_its_own_lab(tmp_path: Path) -> None:
 def _listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_lab_up_with_real_nodes_assesses_them_over_ssh_and_down_removes_them(
+    tmp_path: Path,
+) -> None:
+    lab_dir = tmp_path / "lab"
+    up = kruise_cri(
+        "lab", "up", "--lab-dir", str(lab_dir), "--nodes", "containerd-1-4,docker-dockershim"
+    )
+    assert up.returncode == 0, up.stdout + up.stderr
+    status = json.loads(kruise_cri("lab", "status", "--lab-dir", str(lab_dir)).stdout)
+    real = status["real_nodes"]
+    machines = [node["machine"] for node in real.values()]
+    try:
+        assert sorted(real) == ["nspawn-containerd-1-4", "nspawn-docker-dockershim"]
+        assert all(0 < node["memory_bytes"] < 512 * 2**20 for node in real.values()), real
+        inventory = (lab_dir / "inventory.yml").read_text()
+        assert (
+            "ansible_ssh_private_key_file" in inventory and "StrictHostKeyChecking=yes" in inventory
+        )
+        nodes = client_for(status["kubeconfig"]).get("/api/v1/nodes")["items"]
+        runtimes = {
+            n["metadata"]["name"]: n["status"]["nodeInfo"]["containerRuntimeVersion"] for n in nodes
+        }
+        assert runtimes["nspawn-containerd-1-4"] == "containerd://1.4.13"
+        assert runtimes["nspawn-docker-dockershim"] == "docker://20.10.24"
+        report_dir = tmp_path / "r"
+        assess = kruise_cri(
+            "assess", "--lab", "--lab-dir", str(lab_dir), "--report-dir", str(report_dir)
+        )
+        assert assess.returncode == 2, assess.stdout + assess.stderr
+        report = json.loads((report_dir / "report.json").read_text())
+        verdicts = {
+            node["host"]: node["verdict"] for group in report["groups"].values() for node in group
+        }
+        assert verdicts["nspawn-containerd-1-4"] == "incompatible"
+        assert verdicts["nspawn-docker-dockershim"] == "incompatible"
+        crashing = {
+            pod["node"]: pod["last_exit_code"]
+            for pod in report["cluster"]["daemon"]["crash_looping"]
+        }
+        assert crashing["nspawn-containerd-1-4"] == 2
+        assert crashing["nspawn-docker-dockershim"] == 255
+    finally:
+        down = kruise_cri("lab", "down", "--lab-dir", str(lab_dir))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert processes_mentioning(str(lab_dir / "real-nodes")) == []
+    assert not any(Path(f"/sys/class/net/ve-{machine}").exists() for machine in machines)
+    assert str(lab_dir) not in Path("/proc/mounts").read_text()
+    assert not (lab_dir / "real-nodes").exists()
+
+
+def test_lab_up_refuses_an_unknown_node_kind(tmp_path: Path) -> None:
+    lab_dir = tmp_path / "lab"
+    up = kruise_cri("lab", "up", "--lab-dir", str(lab_dir), "--nodes", "containerd-9")
+    assert up.returncode == 2
+    assert "unknown node kind(s) containerd-9" in up.stdout
+    assert "docker-dockershim" in up.stdout  # names the kinds there are
+    assert not lab_dir.exists()

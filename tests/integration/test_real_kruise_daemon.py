@@ -19,10 +19,9 @@ import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_crash import (
     crash_cause,
 )
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import line_of
 
 from kruise_cri.lab.fleet import RunningFleet, inventory_for
-from kruise_cri.lab.kruise_daemon_run import DaemonRun, run_kruise_daemon
+from kruise_cri.lab.kruise_daemon_run import DaemonRun
 from kruise_cri.lab.nodes import (
     CONTAINERD_ENDPOINT,
     NODES,
@@ -30,9 +29,15 @@ from kruise_cri.lab.nodes import (
     NodeSpec,
     kubeadm_node_files,
 )
-from kruise_cri.lab.openkruise_build import OPENKRUISE_VERSIONS, ensure_openkruise_binary
+from kruise_cri.lab.openkruise_build import OPENKRUISE_VERSIONS
 from tests.integration.ansible_run import run_module
-from tests.integration.remediation_helpers import helm_install, kruise_plane_fixtures
+from tests.integration.real_daemon_helpers import (
+    assert_model_matches,
+    install_crds,
+    run_every_daemon,
+    tail,
+)
+from tests.integration.remediation_helpers import kruise_plane_fixtures
 
 # Two more kinds, for this test only: Docker's containerd with its CRI plugin off, alone (the
 # kubelet pointed at it) and next to Docker without dockershim (no kubelet running yet).
@@ -95,47 +100,13 @@ def all_facts(
 
 
 @pytest.fixture(scope="module")
-def with_crds(plane, charts, tmp_path_factory) -> Iterator[None]:
-    """OpenKruise's CRDs (the daemon's informers watch them), without a DaemonSet of its own."""
-    helm_install(
-        plane,
-        charts["1.5.5"],
-        {"featureGates": "KruiseDaemon=false"},
-        tmp_path_factory.mktemp("real-daemon-values"),
-    )
-    yield
-
-
-@pytest.fixture(scope="module")
 def daemon_runs(
-    fleet: RunningFleet, extra_fleet: RunningFleet, plane, with_crds, tmp_path_factory
+    fleet: RunningFleet, extra_fleet: RunningFleet, plane, charts, tmp_path_factory
 ) -> dict[tuple[str, str], DaemonRun]:
-    logs = tmp_path_factory.mktemp("daemon-logs")
+    install_crds(plane, charts, tmp_path_factory.mktemp("real-daemon-values"))
     roots = {**fleet.roots, **extra_fleet.roots}
-    runs: dict[tuple[str, str], DaemonRun] = {}
-    for version in OPENKRUISE_VERSIONS:
-        binary = ensure_openkruise_binary("kruise-daemon", version)
-        for node in ALL_NODES:
-            runs[(node.name, version)] = run_kruise_daemon(
-                binary,
-                version=version,
-                node=node.name,
-                var_run=roots[node.name].node_path("run"),
-                kubeconfig=Path(plane.kubeconfig),
-                log_path=logs / f"{node.name}-{version}.log",
-            )
-    return runs
-
-
-def canonical(socket: str | None) -> str | None:
-    """/var/run is a link to /run on every lab node (and on the hosts the model reads)."""
-    if socket and socket.startswith("/var/run/"):
-        return socket.removeprefix("/var")
-    return socket
-
-
-def tail(run: DaemonRun) -> str:
-    return "\n".join(run.log.splitlines()[-15:])
+    var_runs = {node.name: roots[node.name].node_path("run") for node in ALL_NODES}
+    return run_every_daemon(var_runs, Path(plane.kubeconfig), tmp_path_factory.mktemp("logs"))
 
 
 @pytest.mark.parametrize("version", OPENKRUISE_VERSIONS)
@@ -146,17 +117,7 @@ def test_model_says_what_the_real_daemon_does(
     node,
     version: str,
 ) -> None:
-    run = daemon_runs[(node.name, version)]
-    verdict = all_facts[node.name]["kruise_daemon"][line_of(version)]
-    assert run.starts == verdict["starts"], f"model: {verdict['reason']}\nreal:\n{tail(run)}"
-    if run.starts:
-        assert [name for name, _ in run.runtimes] == verdict["runtimes"], tail(run)
-        assert canonical(run.runtimes[0][1]) == canonical(verdict["socket"]), tail(run)
-    else:
-        predicted = verdict["crash"]
-        assert (run.exit_code, run.crash_kind) == (predicted["exit_code"], predicted["kind"]), (
-            f"model: {predicted}\nreal:\n{tail(run)}"
-        )
+    assert_model_matches(daemon_runs[(node.name, version)], all_facts[node.name])
 
 
 @pytest.mark.parametrize(("node_name", "version"), sorted(PRINTED))

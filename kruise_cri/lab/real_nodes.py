@@ -1,0 +1,774 @@
+"""Real lab nodes: Debian bookworm booted with systemd in systemd-nspawn, reached over SSH.
+
+Where the host-root fleet (:mod:`kruise_cri.lab.fleet`) runs runtimes as processes of ours, a
+real node is a machine of its own: systemd as PID 1, containerd and Docker as its systemd units,
+sshd, its own network namespace on a veth pair, and its own ``/run`` (a tmpfs inside the node;
+the host reaches its sockets at ``/proc/<init>/root/run``). Playbooks reach it over SSH with a
+generated key and a known host key, exactly as they reach production nodes.
+
+- **Image.** ``debootstrap --variant=minbase`` of bookworm plus docker.io, containerd, runc and
+  iptables installed with apt inside it (not booted), cached once under
+  ``<cache>/nodes/<image>/`` (about a minute, 550 MB). debootstrap, systemd-nspawn and the
+  systemd library it needs come from Debian's packages unpacked into the cache
+  (:mod:`kruise_cri.lab.packages`), so the host needs neither installed.
+- **A node** is an overlay of the image (ready in milliseconds) with real directories bound on
+  ``/var/lib/docker`` and ``/var/lib/containerd`` (overlay cannot hold their snapshots); its
+  kind is a :class:`~kruise_cri.lab.nodes.NodeSpec`, the same description the host-root fleet
+  uses: which containerd build (binaries put in ``/usr/local/bin`` when it is not the image's
+  1.6), CRI on or off, Docker with its ``daemon.json``, dockershim as a unit, and the kubelet
+  files kubeadm leaves.
+- **Boot.** ``systemd-nspawn --boot --register=no --keep-unit`` (there is no system bus on a
+  host whose PID 1 is not systemd) with ``--network-veth``; a oneshot unit remounts the cgroup v1
+  controllers writable before containerd and Docker start. The node is up when SSH answers and
+  its runtimes' sockets exist.
+- **Stop.** SIGTERM to systemd-nspawn halts the node (about two seconds; a forced halt and
+  SIGKILL after that); the overlay is unmounted and the node's directory removed. The veth pair
+  goes with the node's network namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from kruise_cri.lab.buildcache import cache_root, locked
+from kruise_cri.lab.dockershim_build import DEFAULT_POD_INFRA_IMAGE, ensure_dockershim
+from kruise_cri.lab.nodes import (
+    CONTAINERD_ENDPOINT,
+    DOCKER_DAEMON_JSON,
+    NODES,
+    ContainerdSpec,
+    NodeSpec,
+    kubeadm_node_files,
+)
+from kruise_cri.lab.packages import ensure_runtime
+
+SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+BOOTSTRAP_INCLUDE = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2")
+IMAGE_PACKAGES = ("docker.io", "containerd", "runc", "iptables")
+# The containerd the image's apt installs; other builds are put beside it in /usr/local/bin.
+IMAGE_CONTAINERD = "containerd-1.6"
+IMAGE_RECIPE = 1  # bump when the recipe below changes: the cached image is rebuilt
+SUBNET = "10.213"  # node N: host side 10.213.N.1/30, node side 10.213.N.2/30
+MACHINE_PREFIX = "kcn"
+BOOT_TIMEOUT = 90.0
+STOP_TIMEOUT = 15.0
+
+# The kinds of real node, by the name `kruise-cri lab up --nodes` takes. Each is the host-root
+# fleet's NodeSpec of the same kind, so verdicts and crash expectations are written once.
+_BY_NAME = {spec.name: spec for spec in NODES}
+REAL_NODE_KINDS: Mapping[str, NodeSpec] = {
+    "docker-dockershim": _BY_NAME["node-docker-dockershim"],
+    "containerd-1-4": _BY_NAME["node-containerd-1-4"],
+    "containerd-1-7": _BY_NAME["node-containerd-1-7"],
+    # Docker as Docker's own packages install it: its containerd with the CRI plugin off, and
+    # no dockershim (no kubelet on Docker yet): kruise-daemon 1.6 panics here.
+    "docker-cri-off": NodeSpec(
+        name="node-docker-cri-off",
+        description="Docker 20.10 on its own containerd 1.6 with the CRI plugin disabled",
+        containerds=(ContainerdSpec(IMAGE_CONTAINERD, cri=False),),
+        with_docker=True,
+        docker_daemon_json=DOCKER_DAEMON_JSON,
+        files=kubeadm_node_files(
+            (f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}",), "systemd"
+        ),
+        compatible_lines=frozenset(),
+        kruise_daemon_1_6_exit_code=2,
+    ),
+}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+class RealNodeError(RuntimeError):
+    """A real node could not be built, booted or reached; the message says which and why."""
+
+
+def parse_kinds(text: str) -> list[str]:
+    """``all`` or a comma-separated list of :data:`REAL_NODE_KINDS` names, in the given order."""
+    if text.strip() == "all":
+        return list(REAL_NODE_KINDS)
+    kinds = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [kind for kind in kinds if kind not in REAL_NODE_KINDS]
+    if unknown or not kinds:
+        raise ValueError(
+            f"unknown node kind(s) {', '.join(unknown) or repr(text)}; use all or a comma-separated "
+            f"list of {', '.join(REAL_NODE_KINDS)}"
+        )
+    return list(dict.fromkeys(kinds))
+
+
+def real_node_name(kind: str) -> str:
+    return f"nspawn-{kind}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools and the image
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NspawnTools:
+    nspawn: Path
+    library_dir: Path  # systemd's private library, for LD_LIBRARY_PATH
+    debootstrap: Path
+    debootstrap_dir: Path
+
+    def nspawn_env(self) -> dict[str, str]:
+        return {**os.environ, "LD_LIBRARY_PATH": str(self.library_dir)}
+
+
+def ensure_nspawn_tools(*, cache: Path | None = None) -> NspawnTools:
+    container = ensure_runtime("systemd-container", cache=cache).root
+    systemd = ensure_runtime("libsystemd-shared", cache=cache).root
+    debootstrap = ensure_runtime("debootstrap", cache=cache).root
+    tools = NspawnTools(
+        nspawn=container / "usr/bin/systemd-nspawn",
+        library_dir=systemd / "usr/lib/x86_64-linux-gnu/systemd",
+        debootstrap=debootstrap / "usr/sbin/debootstrap",
+        debootstrap_dir=debootstrap / "usr/share/debootstrap",
+    )
+    for path in (tools.nspawn, tools.debootstrap, tools.debootstrap_dir, tools.library_dir):
+        if not path.exists():
+            raise RealNodeError(f"{path} is missing from the unpacked Debian package")
+    return tools
+
+
+def image_name() -> str:
+    recipe = json.dumps([SUITE, BOOTSTRAP_INCLUDE, IMAGE_PACKAGES, IMAGE_RECIPE])
+    return f"debian-{SUITE}-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
+
+
+def ensure_node_image(
+    tools: NspawnTools, *, cache: Path | None = None, stream: TextIO | None = None
+) -> Path:
+    """The node image's root directory, built on first use (about a minute)."""
+    images = (cache if cache is not None else cache_root()) / "nodes"
+    images.mkdir(mode=0o755, parents=True, exist_ok=True)
+    image = images / image_name()
+    complete = images / f"{image.name}.complete"
+    if complete.exists() and image.is_dir():
+        return image
+    with locked(images / f".{image.name}.lock"):
+        if complete.exists() and image.is_dir():
+            return image
+        shutil.rmtree(image, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(dir=images, prefix=f".build-{image.name}-"))
+        log_path = images / f"{image.name}.build.log"
+        try:
+            with open(log_path, "w") as log:
+                _say(stream, f"  building the node image {image.name} (debootstrap {SUITE})")
+                _logged(
+                    [
+                        str(tools.debootstrap),
+                        "--variant=minbase",
+                        f"--include={','.join(BOOTSTRAP_INCLUDE)}",
+                        SUITE,
+                        str(staging),
+                        DEBIAN_MIRROR,
+                    ],
+                    log,
+                    log_path,
+                    env={**os.environ, "DEBOOTSTRAP_DIR": str(tools.debootstrap_dir)},
+                )
+                _say(stream, f"  installing {', '.join(IMAGE_PACKAGES)} into the image")
+                install = (
+                    "export DEBIAN_FRONTEND=noninteractive && apt-get update -q && "
+                    "apt-get install -y -q --no-install-recommends "
+                    + " ".join(IMAGE_PACKAGES)
+                    + " && apt-get clean && rm -rf /var/lib/apt/lists/*"
+                )
+                _logged(
+                    [
+                        str(tools.nspawn),
+                        "-q",
+                        "-D",
+                        str(staging),
+                        "--register=no",
+                        "--keep-unit",
+                        "sh",
+                        "-c",
+                        install,
+                    ],
+                    log,
+                    log_path,
+                    env=tools.nspawn_env(),
+                )
+            staging.chmod(0o755)
+            staging.rename(image)
+            complete.write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return image
+
+
+def _logged(
+    command: list[str],
+    log: TextIO,
+    log_path: Path,
+    *,
+    env: Mapping[str, str],
+    timeout: float = 1200,
+) -> None:
+    log.write(f"$ {' '.join(command)}\n")
+    log.flush()
+    completed = subprocess.run(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(env),
+        timeout=timeout,
+        check=False,
+    )
+    if completed.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+        raise RealNodeError(
+            f"{Path(command[0]).name} failed with exit code {completed.returncode}; "
+            f"log {log_path}:\n{tail}"
+        )
+
+
+def _say(stream: TextIO | None, message: str) -> None:
+    if stream is not None:
+        stream.write(message + "\n")
+        stream.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# One node
+# ---------------------------------------------------------------------------------------------
+
+CGROUPS_UNIT = """\
+[Unit]
+Description=Make the cgroup v1 controllers writable (kruise-cri lab node)
+DefaultDependencies=no
+Before=containerd.service docker.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'for c in /sys/fs/cgroup/*/; do mountpoint -q "$c" && mount -o remount,bind,rw "$c" || true; done'
+
+[Install]
+WantedBy=multi-user.target
+"""  # noqa: E501 - a unit file line
+CONTAINERD_DROPIN = """\
+[Service]
+ExecStart=
+ExecStart=/usr/local/bin/containerd
+"""
+DOCKERSHIM_UNIT = f"""\
+[Unit]
+Description=dockershim of Kubernetes 1.23 (kruise-cri lab node)
+After=docker.service
+Requires=docker.service
+
+[Service]
+ExecStart=/usr/local/bin/dockershim --listen=unix:///run/dockershim.sock \\
+  --docker-endpoint=unix:///run/docker.sock --root-directory=/var/lib/dockershim \\
+  --pod-infra-container-image={DEFAULT_POD_INFRA_IMAGE} --network-plugin=cni \\
+  --cni-conf-dir=/etc/cni/net.d --cni-bin-dir=/opt/cni/bin --streaming-address=127.0.0.1:0
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+"""
+CRI_ON = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n'
+CRI_OFF = 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+
+
+def node_sockets(spec: NodeSpec) -> list[str]:
+    """The sockets (paths inside the node) that must exist before the node counts as up."""
+    sockets = ["run/containerd/containerd.sock"]
+    if spec.with_docker:
+        sockets.append("run/docker.sock")
+    if spec.with_dockershim:
+        sockets.append("run/dockershim.sock")
+    return sockets
+
+
+def write_node_files(root: Path, spec: NodeSpec, hostname: str, public_key: str) -> None:
+    """Lay ``spec`` out in the node's root (through its overlay)."""
+
+    def write(relative: str, text: str, mode: int = 0o644) -> Path:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(mode)
+        return path
+
+    def enable(unit: str, target: str = "multi-user.target") -> None:
+        link = root / f"etc/systemd/system/{target}.wants/{unit}"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(f"/etc/systemd/system/{unit}")
+
+    def mask(unit: str) -> None:
+        link = root / f"etc/systemd/system/{unit}"
+        link.unlink(missing_ok=True)
+        link.symlink_to("/dev/null")
+
+    write("etc/hostname", hostname + "\n")
+    (root / "root/.ssh").mkdir(mode=0o700, parents=True, exist_ok=True)
+    write("root/.ssh/authorized_keys", public_key, 0o600)
+    write("etc/systemd/system/kruise-cri-cgroups.service", CGROUPS_UNIT)
+    enable("kruise-cri-cgroups.service")
+    containerd = spec.containerds[0]
+    write("etc/containerd/config.toml", CRI_ON if containerd.cri else CRI_OFF)
+    if containerd.build != IMAGE_CONTAINERD:
+        build = ensure_runtime(containerd.build)
+        bin_dir = root / "usr/local/bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        for binary in sorted((build.root / "usr/bin").iterdir()):
+            if binary.is_file() and binary.name.startswith(("containerd", "ctr")):
+                shutil.copy2(binary, bin_dir / binary.name)
+        write("etc/systemd/system/containerd.service.d/kruise-cri.conf", CONTAINERD_DROPIN)
+    if spec.with_docker:
+        write("etc/docker/daemon.json", json.dumps(spec.docker_daemon_json or {}, indent=2) + "\n")
+    else:
+        mask("docker.service")
+        mask("docker.socket")
+    if spec.with_dockershim:
+        shutil.copy2(ensure_dockershim(), root / "usr/local/bin/dockershim")
+        write("etc/systemd/system/dockershim.service", DOCKERSHIM_UNIT)
+        enable("dockershim.service")
+    for node_path, content in spec.files.items():
+        write(node_path.lstrip("/"), content)
+
+
+@dataclass
+class RealNode:
+    """One booted node."""
+
+    kind: str
+    spec: NodeSpec
+    index: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+    init_pid: int | None = None
+
+    @property
+    def name(self) -> str:
+        return real_node_name(self.kind)
+
+    @property
+    def machine(self) -> str:
+        return f"{MACHINE_PREFIX}{self.index}"
+
+    @property
+    def host_link(self) -> str:
+        return f"ve-{self.machine}"
+
+    @property
+    def address(self) -> str:
+        return f"{SUBNET}.{self.index}.2"
+
+    @property
+    def gateway(self) -> str:
+        return f"{SUBNET}.{self.index}.1"
+
+    @property
+    def root(self) -> Path:
+        return self.directory / "root"
+
+    def install(self, source: Path, node_path: str, mode: int = 0o755) -> str:
+        """Copy a host file into the node; returns its path as the node sees it."""
+        target = self.root / node_path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        target.chmod(mode)
+        return "/" + node_path.lstrip("/")
+
+    def var_run(self) -> Path:
+        """The node's /run as the host reaches it (a tmpfs inside the node)."""
+        if self.init_pid is None:
+            raise RealNodeError(f"{self.name} is not running")
+        return Path(f"/proc/{self.init_pid}/root/run")
+
+    def start(self, tools: NspawnTools, image: Path, public_key: str, host_key: Path) -> None:
+        for part in ("upper", "work", "root", "var-lib-docker", "var-lib-containerd"):
+            (self.directory / part).mkdir(mode=0o755, parents=True, exist_ok=True)
+        lower, upper, work = image, self.directory / "upper", self.directory / "work"
+        _run(
+            [
+                "mount",
+                "-t",
+                "overlay",
+                "overlay",
+                "-o",
+                f"lowerdir={lower},upperdir={upper},workdir={work}",
+                str(self.root),
+            ]
+        )
+        write_node_files(self.root, self.spec, self.machine, public_key)
+        ssh_dir = self.root / "etc/ssh"
+        for old_key in ssh_dir.glob("ssh_host_*"):
+            old_key.unlink()
+        shutil.copy2(host_key, ssh_dir / "ssh_host_ed25519_key")
+        shutil.copy2(
+            host_key.with_name(host_key.name + ".pub"), ssh_dir / "ssh_host_ed25519_key.pub"
+        )
+        console = open(self.directory / "console.log", "wb")  # noqa: SIM115 - the child's
+        with console:
+            self.process = subprocess.Popen(
+                [
+                    str(tools.nspawn),
+                    "-q",
+                    "-D",
+                    str(self.root),
+                    "--boot",
+                    "--register=no",
+                    "--keep-unit",
+                    "--network-veth",
+                    "-M",
+                    self.machine,
+                    "--system-call-filter=add_key keyctl request_key",
+                    f"--bind={self.directory / 'var-lib-docker'}:/var/lib/docker",
+                    f"--bind={self.directory / 'var-lib-containerd'}:/var/lib/containerd",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                env=tools.nspawn_env(),
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        self.init_pid = self._wait_for_init(deadline)
+        self._network(deadline)
+
+    def _wait_for_init(self, deadline: float) -> int:
+        assert self.process is not None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RealNodeError(
+                    f"{self.name}: systemd-nspawn exited ({self.process.returncode}); {self._console_tail()}"
+                )
+            with contextlib.suppress(OSError):
+                for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+                    children = (task / "children").read_text().split()
+                    if children and Path(f"/sys/class/net/{self.host_link}").exists():
+                        return int(children[0])
+            time.sleep(0.1)
+        raise RealNodeError(
+            f"{self.name}: no init process within {BOOT_TIMEOUT:.0f} s; {self._console_tail()}"
+        )
+
+    def _network(self, deadline: float) -> None:
+        _run(["ip", "addr", "add", f"{self.gateway}/30", "dev", self.host_link])
+        _run(["ip", "link", "set", self.host_link, "up"])
+        inside = (
+            f"ip link set lo up && ip addr add {self.address}/30 dev host0 && "
+            f"ip link set host0 up && ip route add default via {self.gateway}"
+        )
+        while True:
+            completed = subprocess.run(
+                ["nsenter", "-t", str(self.init_pid), "-n", "sh", "-c", inside],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if completed.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RealNodeError(
+                    f"{self.name}: cannot configure host0: {completed.stderr.strip()}"
+                )
+            time.sleep(0.2)  # host0 appears once nspawn has moved it in
+
+    def wait_ready(self, ssh: list[str], deadline: float) -> None:
+        """Until SSH answers and every runtime socket exists."""
+        sockets = node_sockets(self.spec)
+        last = ""
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RealNodeError(
+                    f"{self.name}: the node stopped while booting; {self._console_tail()}"
+                )
+            missing = [s for s in sockets if not (self.var_run().parent / s).exists()]
+            if not missing:
+                completed = subprocess.run(
+                    [*ssh, f"root@{self.address}", "true"],
+                    capture_output=True,
+                    text=True,
+                    timeout=15,
+                    check=False,
+                )
+                if completed.returncode == 0:
+                    return
+                last = completed.stderr.strip()
+            else:
+                last = f"waiting for {', '.join('/' + s for s in missing)}"
+            time.sleep(0.3)
+        raise RealNodeError(
+            f"{self.name} is not ready within {BOOT_TIMEOUT:.0f} s: {last}; {self._console_tail()}"
+        )
+
+    def stop(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                if self.init_pid is not None:
+                    subprocess.run(
+                        [
+                            "nsenter",
+                            "-t",
+                            str(self.init_pid),
+                            "-a",
+                            "systemctl",
+                            "--force",
+                            "--force",
+                            "halt",
+                        ],
+                        capture_output=True,
+                        check=False,
+                        timeout=10,
+                    )
+                try:
+                    process.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=STOP_TIMEOUT)
+        self.process = None
+        self.init_pid = None
+        if os.path.ismount(self.root):
+            unmounted = subprocess.run(["umount", str(self.root)], capture_output=True, check=False)
+            if unmounted.returncode != 0:
+                subprocess.run(["umount", "-l", str(self.root)], capture_output=True, check=False)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def memory_bytes(self) -> int:
+        """Resident memory of every process in the node (its PID namespace)."""
+        if self.init_pid is None:
+            return 0
+        namespace = os.readlink(f"/proc/{self.init_pid}/ns/pid")
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if os.readlink(entry / "ns/pid") != namespace:
+                    continue
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        return total
+
+    def _console_tail(self) -> str:
+        try:
+            text = (self.directory / "console.log").read_text(errors="replace")
+        except OSError:
+            return "no console log"
+        return "console: " + " | ".join(text.splitlines()[-8:])
+
+
+def _die_with_parent() -> None:
+    if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+
+
+def _run(command: list[str]) -> str:
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RealNodeError(f"`{' '.join(command)}` failed: {completed.stderr.strip()}")
+    return completed.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# The nodes of one lab or test
+# ---------------------------------------------------------------------------------------------
+
+
+class RealNodes:
+    """Real nodes of the given kinds in ``directory`` (theirs alone: :meth:`stop` removes it):
+    an SSH key, the nodes' known host key, and one tree per node."""
+
+    def __init__(
+        self, kinds: Iterable[str], directory: Path, *, progress: TextIO | None = None
+    ) -> None:
+        self.kinds = list(kinds)
+        self.directory = directory
+        self.progress = progress
+        self.nodes: dict[str, RealNode] = {}
+
+    @property
+    def key(self) -> Path:
+        return self.directory / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.directory / "known_hosts"
+
+    def ssh_command(self) -> list[str]:
+        return ["ssh", *self.ssh_options()]
+
+    def ssh_options(self) -> list[str]:
+        return [
+            "-i",
+            str(self.key),
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+        ]
+
+    def start(self) -> RealNodes:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tools = ensure_nspawn_tools()
+        image = ensure_node_image(tools, stream=self.progress)
+        for stale in (self.key, self.directory / "host_key"):
+            stale.unlink(missing_ok=True)
+            stale.with_name(stale.name + ".pub").unlink(missing_ok=True)
+        _run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "kruise-cri lab",
+                "-f",
+                str(self.key),
+            ]
+        )
+        host_key = self.directory / "host_key"
+        _run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "kruise-cri lab node",
+                "-f",
+                str(host_key),
+            ]
+        )
+        host_key_pub = (self.directory / "host_key.pub").read_text().split()
+        public_key = (self.directory / "id_ed25519.pub").read_text()
+        try:
+            with _index_lock():
+                taken = {link.name for link in Path("/sys/class/net").glob("ve-*")}
+                free = (i for i in range(1, 250) if f"ve-{MACHINE_PREFIX}{i}" not in taken)
+                for kind in self.kinds:
+                    node = RealNode(kind, REAL_NODE_KINDS[kind], next(free), self.directory / kind)
+                    self.nodes[kind] = node
+                    _say(
+                        self.progress,
+                        f"  booting {node.name} ({node.spec.description}) at {node.address}",
+                    )
+                    node.start(tools, image, public_key, host_key)
+            self.known_hosts.write_text(
+                "".join(
+                    f"{node.address} {host_key_pub[0]} {host_key_pub[1]}\n"
+                    for node in self.nodes.values()
+                )
+            )
+            deadline = time.monotonic() + BOOT_TIMEOUT
+            for node in self.nodes.values():
+                node.wait_ready(self.ssh_command(), deadline)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every node and remove the directory (keys, known hosts, node trees)."""
+        for node in reversed(list(self.nodes.values())):
+            node.stop()
+        self.nodes.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> RealNodes:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def specs(self) -> dict[str, NodeSpec]:
+        return {node.name: node.spec for node in self.nodes.values()}
+
+    def runtime_versions(self) -> dict[str, str]:
+        """What each node's kubelet would report as containerRuntimeVersion."""
+        return {node.name: runtime_version(node.spec) for node in self.nodes.values()}
+
+    def inventory_hosts(self) -> dict[str, dict[str, object]]:
+        """Ansible host variables: SSH as root with the lab's key and known host key."""
+        return {
+            node.name: {
+                "ansible_host": node.address,
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(self.key),
+                "ansible_ssh_common_args": (
+                    f"-o UserKnownHostsFile={self.known_hosts} -o StrictHostKeyChecking=yes"
+                ),
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "kruise_cri_become": False,
+            }
+            for node in self.nodes.values()
+        }
+
+    def inventory(self) -> dict[str, object]:
+        return {"all": {"children": {"kube_nodes": {"hosts": self.inventory_hosts()}}}}
+
+
+def runtime_version(spec: NodeSpec) -> str:
+    """``docker://20.10.24`` for a node whose kubelet runs Docker through dockershim, else
+    ``containerd://<its build>``."""
+    if spec.with_dockershim:
+        return f"docker://{ensure_runtime('docker').upstream_version}"
+    return f"containerd://{ensure_runtime(spec.containerds[0].build).upstream_version}"
+
+
+def prepare_real_nodes(kinds: Iterable[str], *, stream: TextIO | None = None) -> None:
+    """Fetch and build what booting ``kinds`` needs, so the boot itself takes seconds."""
+    kinds = list(kinds)
+    if not kinds:
+        return
+    _say(stream, "Preparing the real nodes' image and tools (a minute or two, once)")
+    tools = ensure_nspawn_tools()
+    ensure_node_image(tools, stream=stream)
+    for kind in kinds:
+        spec = REAL_NODE_KINDS[kind]
+        for containerd in spec.containerds:
+            ensure_runtime(containerd.build)
+        if spec.with_dockershim:
+            ensure_dockershim()
+
+
+@contextlib.contextmanager
+def _index_lock() -> Iterator[None]:
+    """One allocator of machine names and subnets at a time, across processes."""
+    with open("/run/kruise-cri-real-nodes.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

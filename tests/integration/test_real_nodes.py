@@ -1,0 +1,128 @@
+"""Real nodes: Debian booted with systemd in systemd-nspawn, reached over SSH as production
+nodes are, with their runtimes as systemd units (Docker 20.10 with dockershim, containerd 1.4,
+containerd 1.7, Docker on its CRI-disabled containerd).
+
+cri_facts runs through Ansible over SSH with the node's own Python; the real kruise-daemon 1.5.5
+and 1.6.0 run against each node's /run; the model's verdicts must be what the daemons did.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kruise_cri.lab.kruise_daemon_run import DaemonRun
+from kruise_cri.lab.openkruise_build import OPENKRUISE_VERSIONS
+from kruise_cri.lab.real_nodes import REAL_NODE_KINDS, RealNodes, real_node_name
+from tests.integration.ansible_run import run_module
+from tests.integration.real_daemon_helpers import (
+    assert_model_matches,
+    install_crds,
+    run_every_daemon_on_real_nodes,
+    tail,
+)
+from tests.integration.remediation_helpers import kruise_plane_fixtures
+
+KINDS = list(REAL_NODE_KINDS)
+NAMES = {kind: real_node_name(kind) for kind in KINDS}
+plane, kube, charts = kruise_plane_fixtures(
+    {name: ("containerd://1.7.24", "v1.28.15") for name in NAMES.values()}, "real-nodes"
+)
+
+
+@pytest.fixture(scope="module")
+def real_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealNodes]:
+    with RealNodes(KINDS, tmp_path_factory.mktemp("real") / "nodes", progress=sys.stderr) as nodes:
+        yield nodes
+
+
+@pytest.fixture(scope="module")
+def inventory(real_nodes: RealNodes, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("real-inventory") / "hosts.yml"
+    path.write_text(yaml.safe_dump(real_nodes.inventory()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def real_facts(inventory: Path) -> dict[str, dict[str, Any]]:
+    """cri_facts of every real node, over SSH, with the node's own Python 3."""
+    results = run_module(inventory, "kube_nodes", "kruise_cri.remediation.cri_facts")
+    for host, result in results.items():
+        assert not result.get("failed"), f"{host}: {result.get('msg')}"
+    return {host: result["ansible_facts"]["kruise_cri"] for host, result in results.items()}
+
+
+@pytest.fixture(scope="module")
+def daemon_runs(
+    real_nodes: RealNodes, plane, charts, tmp_path_factory
+) -> dict[tuple[str, str], DaemonRun]:
+    install_crds(plane, charts, tmp_path_factory.mktemp("real-nodes-values"))
+    logs = tmp_path_factory.mktemp("logs")
+    return run_every_daemon_on_real_nodes(real_nodes, Path(plane.kubeconfig), logs)
+
+
+def test_nodes_are_machines_reached_over_ssh(real_nodes: RealNodes) -> None:
+    for kind, node in real_nodes.nodes.items():
+        completed = subprocess.run(
+            [
+                *real_nodes.ssh_command(),
+                f"root@{node.address}",
+                "systemctl is-system-running; cat /proc/1/comm; hostname",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        state, init, hostname = completed.stdout.split()
+        assert (state, init, hostname) == ("running", "systemd", node.machine), kind
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cri_facts_over_ssh(real_facts: dict[str, dict[str, Any]], kind: str) -> None:
+    spec = REAL_NODE_KINDS[kind]
+    facts = real_facts[NAMES[kind]]
+    compatible = {line for line, verdict in facts["kruise_daemon"].items() if verdict["compatible"]}
+    assert compatible == spec.compatible_lines, {
+        line: verdict["reason"] for line, verdict in facts["kruise_daemon"].items()
+    }
+    containerd = next(e for e in facts["endpoints"] if e["kind"] == "containerd")
+    expected_apis = {
+        "containerd-1-4": ["v1alpha2"],
+        "containerd-1-7": ["v1", "v1alpha2"],
+    }.get(kind, [])  # Docker's containerd: CRI off, nothing served
+    assert sorted(containerd["cri_api_versions"]) == expected_apis, containerd
+    assert (facts["docker"] is not None) == spec.with_docker
+
+
+@pytest.mark.parametrize("version", OPENKRUISE_VERSIONS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_model_says_what_the_real_daemon_does_on_real_nodes(
+    daemon_runs: dict[tuple[str, str], DaemonRun],
+    real_facts: dict[str, dict[str, Any]],
+    kind: str,
+    version: str,
+) -> None:
+    run = daemon_runs[(NAMES[kind], version)]
+    assert_model_matches(run, real_facts[NAMES[kind]])
+    if version == "v1.6.0":
+        assert run.exit_code == REAL_NODE_KINDS[kind].kruise_daemon_1_6_exit_code, tail(run)
+
+
+def test_stopping_leaves_nothing_behind(tmp_path: Path) -> None:
+    directory = tmp_path / "one"
+    with RealNodes(["containerd-1-7"], directory) as nodes:
+        node = nodes.nodes["containerd-1-7"]
+        pid, link, root = node.process.pid, node.host_link, node.root
+        assert Path(f"/sys/class/net/{link}").exists()
+    assert not Path(f"/proc/{pid}").exists()
+    assert not Path(f"/sys/class/net/{link}").exists()
+    assert str(root) not in Path("/proc/mounts").read_text()
+    assert not directory.exists()
