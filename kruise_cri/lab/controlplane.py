@@ -376,7 +376,7 @@ class ControlPlane:
                 stderr=subprocess.STDOUT,
                 cwd=self._dir,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     def _wait_ready(self, started: list[Component]) -> None:
@@ -409,7 +409,7 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child between fork and exec: SIGTERM when the thread that started it dies."""
     if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")

@@ -510,6 +510,7 @@ def serve(lab_dir: Path) -> None:
                 }
                 for name in fleet.roots
             },
+            "registry": real_nodes.registry.host if real_nodes.registry else None,
             "real_nodes": {
                 node.name: {
                     "address": node.address,

@@ -60,6 +60,9 @@ RUNTIME_PINS: Mapping[str, RuntimePin] = {
         RuntimePin("debootstrap", "bookworm", "debootstrap", "1.0"),
         RuntimePin("systemd-container", "bookworm", "systemd-container", "252"),
         RuntimePin("libsystemd-shared", "bookworm", "libsystemd-shared", "252"),
+        # The registry the real nodes pull from, and the static binaries of the test images.
+        RuntimePin("docker-registry", "bookworm", "docker-registry", "2.8"),
+        RuntimePin("busybox-static", "bookworm", "busybox-static", "1.35"),
     )
 }
 

@@ -29,7 +29,6 @@ generated key and a known host key, exactly as they reach production nodes.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import hashlib
 import json
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kruise_cri.lab.buildcache import cache_root, locked
+from kruise_cri.lab.controlplane import die_with_parent
 from kruise_cri.lab.dockershim_build import DEFAULT_POD_INFRA_IMAGE, ensure_dockershim
 from kruise_cri.lab.nodes import (
     CONTAINERD_ENDPOINT,
@@ -55,6 +55,7 @@ from kruise_cri.lab.nodes import (
     kubeadm_node_files,
 )
 from kruise_cri.lab.packages import ensure_runtime
+from kruise_cri.lab.registry import PAUSE_VERSION, LabRegistry, free_registry_index
 
 SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -90,9 +91,6 @@ REAL_NODE_KINDS: Mapping[str, NodeSpec] = {
         kruise_daemon_1_6_exit_code=2,
     ),
 }
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
 
 
 class RealNodeError(RuntimeError):
@@ -274,7 +272,7 @@ CONTAINERD_DROPIN = """\
 ExecStart=
 ExecStart=/usr/local/bin/containerd
 """
-DOCKERSHIM_UNIT = f"""\
+DOCKERSHIM_UNIT = """\
 [Unit]
 Description=dockershim of Kubernetes 1.23 (kruise-cri lab node)
 After=docker.service
@@ -283,7 +281,7 @@ Requires=docker.service
 [Service]
 ExecStart=/usr/local/bin/dockershim --listen=unix:///run/dockershim.sock \\
   --docker-endpoint=unix:///run/docker.sock --root-directory=/var/lib/dockershim \\
-  --pod-infra-container-image={DEFAULT_POD_INFRA_IMAGE} --network-plugin=cni \\
+  --pod-infra-container-image={pause} --network-plugin=cni \\
   --cni-conf-dir=/etc/cni/net.d --cni-bin-dir=/opt/cni/bin --streaming-address=127.0.0.1:0
 Restart=on-failure
 
@@ -292,6 +290,28 @@ WantedBy=multi-user.target
 """
 CRI_ON = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n'
 CRI_OFF = 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+
+
+def cri_config(registry: str | None) -> str:
+    """containerd's CRI configuration: sandboxes from the lab registry's pause, which also
+    mirrors Docker Hub (plain HTTP, as an internal mirror often is)."""
+    if registry is None:
+        return CRI_ON
+    cri = '[plugins."io.containerd.grpc.v1.cri"]'
+    return (
+        f'{CRI_ON}  sandbox_image = "{registry}/pause:{PAUSE_VERSION}"\n'
+        f'\n{cri[:-1]}.registry.mirrors."{registry}"]\n  endpoint = ["http://{registry}"]\n'
+        f'\n{cri[:-1]}.registry.mirrors."docker.io"]\n  endpoint = ["http://{registry}"]\n'
+    )
+
+
+def docker_daemon_json(spec: NodeSpec, registry: str | None) -> dict[str, object]:
+    """The kind's daemon.json, with the lab registry as Docker Hub mirror and insecure registry."""
+    config = dict(spec.docker_daemon_json or {})
+    if registry is not None:
+        config["registry-mirrors"] = [f"http://{registry}"]
+        config["insecure-registries"] = [registry]
+    return config
 
 
 def node_sockets(spec: NodeSpec) -> list[str]:
@@ -304,8 +324,11 @@ def node_sockets(spec: NodeSpec) -> list[str]:
     return sockets
 
 
-def write_node_files(root: Path, spec: NodeSpec, hostname: str, public_key: str) -> None:
-    """Lay ``spec`` out in the node's root (through its overlay)."""
+def write_node_files(
+    root: Path, spec: NodeSpec, hostname: str, public_key: str, registry: str | None = None
+) -> None:
+    """Lay ``spec`` out in the node's root (through its overlay); ``registry`` (``host:port``)
+    is where its runtimes pull from."""
 
     def write(relative: str, text: str, mode: int = 0o644) -> Path:
         path = root / relative
@@ -331,7 +354,7 @@ def write_node_files(root: Path, spec: NodeSpec, hostname: str, public_key: str)
     write("etc/systemd/system/kruise-cri-cgroups.service", CGROUPS_UNIT)
     enable("kruise-cri-cgroups.service")
     containerd = spec.containerds[0]
-    write("etc/containerd/config.toml", CRI_ON if containerd.cri else CRI_OFF)
+    write("etc/containerd/config.toml", cri_config(registry) if containerd.cri else CRI_OFF)
     if containerd.build != IMAGE_CONTAINERD:
         build = ensure_runtime(containerd.build)
         bin_dir = root / "usr/local/bin"
@@ -341,13 +364,14 @@ def write_node_files(root: Path, spec: NodeSpec, hostname: str, public_key: str)
                 shutil.copy2(binary, bin_dir / binary.name)
         write("etc/systemd/system/containerd.service.d/kruise-cri.conf", CONTAINERD_DROPIN)
     if spec.with_docker:
-        write("etc/docker/daemon.json", json.dumps(spec.docker_daemon_json or {}, indent=2) + "\n")
+        write("etc/docker/daemon.json", json.dumps(docker_daemon_json(spec, registry), indent=2))
     else:
         mask("docker.service")
         mask("docker.socket")
     if spec.with_dockershim:
         shutil.copy2(ensure_dockershim(), root / "usr/local/bin/dockershim")
-        write("etc/systemd/system/dockershim.service", DOCKERSHIM_UNIT)
+        pause = f"{registry}/pause:{PAUSE_VERSION}" if registry else DEFAULT_POD_INFRA_IMAGE
+        write("etc/systemd/system/dockershim.service", DOCKERSHIM_UNIT.format(pause=pause))
         enable("dockershim.service")
     for node_path, content in spec.files.items():
         write(node_path.lstrip("/"), content)
@@ -402,7 +426,14 @@ class RealNode:
             raise RealNodeError(f"{self.name} is not running")
         return Path(f"/proc/{self.init_pid}/root/run")
 
-    def start(self, tools: NspawnTools, image: Path, public_key: str, host_key: Path) -> None:
+    def start(
+        self,
+        tools: NspawnTools,
+        image: Path,
+        public_key: str,
+        host_key: Path,
+        registry: str | None = None,
+    ) -> None:
         for part in ("upper", "work", "root", "var-lib-docker", "var-lib-containerd"):
             (self.directory / part).mkdir(mode=0o755, parents=True, exist_ok=True)
         lower, upper, work = image, self.directory / "upper", self.directory / "work"
@@ -417,7 +448,7 @@ class RealNode:
                 str(self.root),
             ]
         )
-        write_node_files(self.root, self.spec, self.machine, public_key)
+        write_node_files(self.root, self.spec, self.machine, public_key, registry)
         ssh_dir = self.root / "etc/ssh"
         for old_key in ssh_dir.glob("ssh_host_*"):
             old_key.unlink()
@@ -447,7 +478,7 @@ class RealNode:
                 stdout=console,
                 stderr=subprocess.STDOUT,
                 env=tools.nspawn_env(),
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + BOOT_TIMEOUT
         self.init_pid = self._wait_for_init(deadline)
@@ -581,11 +612,6 @@ class RealNode:
         return "console: " + " | ".join(text.splitlines()[-8:])
 
 
-def _die_with_parent() -> None:
-    if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
-
-
 def _run(command: list[str]) -> str:
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -609,6 +635,7 @@ class RealNodes:
         self.directory = directory
         self.progress = progress
         self.nodes: dict[str, RealNode] = {}
+        self.registry: LabRegistry | None = None
 
     @property
     def key(self) -> Path:
@@ -639,42 +666,19 @@ class RealNodes:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         tools = ensure_nspawn_tools()
         image = ensure_node_image(tools, stream=self.progress)
-        for stale in (self.key, self.directory / "host_key"):
-            stale.unlink(missing_ok=True)
-            stale.with_name(stale.name + ".pub").unlink(missing_ok=True)
-        _run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "kruise-cri lab",
-                "-f",
-                str(self.key),
-            ]
-        )
         host_key = self.directory / "host_key"
-        _run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                "kruise-cri lab node",
-                "-f",
-                str(host_key),
-            ]
-        )
+        for key, comment in ((self.key, "kruise-cri lab"), (host_key, "kruise-cri lab node")):
+            key.unlink(missing_ok=True)
+            key.with_name(key.name + ".pub").unlink(missing_ok=True)
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
         host_key_pub = (self.directory / "host_key.pub").read_text().split()
         public_key = (self.directory / "id_ed25519.pub").read_text()
         try:
             with _index_lock():
+                self.registry = LabRegistry(self.directory / "registry", free_registry_index())
+                _say(self.progress, f"  starting the lab registry at {self.registry.host}")
+                self.registry.start()
+                self.registry.push_lab_images()
                 taken = {link.name for link in Path("/sys/class/net").glob("ve-*")}
                 free = (i for i in range(1, 250) if f"ve-{MACHINE_PREFIX}{i}" not in taken)
                 for kind in self.kinds:
@@ -684,7 +688,7 @@ class RealNodes:
                         self.progress,
                         f"  booting {node.name} ({node.spec.description}) at {node.address}",
                     )
-                    node.start(tools, image, public_key, host_key)
+                    node.start(tools, image, public_key, host_key, self.registry.host)
             self.known_hosts.write_text(
                 "".join(
                     f"{node.address} {host_key_pub[0]} {host_key_pub[1]}\n"
@@ -700,10 +704,14 @@ class RealNodes:
         return self
 
     def stop(self) -> None:
-        """Stop every node and remove the directory (keys, known hosts, node trees)."""
+        """Stop every node and the registry; remove the directory (keys, known hosts, node trees,
+        the registry's storage)."""
         for node in reversed(list(self.nodes.values())):
             node.stop()
         self.nodes.clear()
+        if self.registry is not None:
+            self.registry.stop()
+            self.registry = None
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> RealNodes:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from kruise_cri.lab.cluster_objects import client_for
 from kruise_cri.lab.fleet import process_start_time
 from tests.integration.procfs import process_running, processes_mentioning
@@ -86,6 +88,7 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.real_nodes
 def test_lab_up_with_real_nodes_assesses_them_over_ssh_and_down_removes_them(
     tmp_path: Path,
 ) -> None:

@@ -39,6 +39,8 @@ from tests.integration.real_daemon_helpers import (
 )
 from tests.integration.remediation_helpers import kruise_plane_fixtures
 
+pytestmark = pytest.mark.real_nodes
+
 # Two more kinds, for this test only: Docker's containerd with its CRI plugin off, alone (the
 # kubelet pointed at it) and next to Docker without dockershim (no kubelet running yet).
 EXTRA_NODES = (

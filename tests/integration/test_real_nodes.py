@@ -1,6 +1,6 @@
 """Real nodes: Debian booted with systemd in systemd-nspawn, reached over SSH as production
 nodes are, with their runtimes as systemd units (Docker 20.10 with dockershim, containerd 1.4,
-containerd 1.7, Docker on its CRI-disabled containerd).
+containerd 1.7, Docker on its CRI-disabled containerd), pulling from the lab's own registry.
 
 cri_facts runs through Ansible over SSH with the node's own Python; the real kruise-daemon 1.5.5
 and 1.6.0 run against each node's /run; the model's verdicts must be what the daemons did.
@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kruise_cri.lab.gotools import ensure_go_tool
 from kruise_cri.lab.kruise_daemon_run import DaemonRun
 from kruise_cri.lab.openkruise_build import OPENKRUISE_VERSIONS
 from kruise_cri.lab.real_nodes import REAL_NODE_KINDS, RealNodes, real_node_name
@@ -28,6 +29,8 @@ from tests.integration.real_daemon_helpers import (
     tail,
 )
 from tests.integration.remediation_helpers import kruise_plane_fixtures
+
+pytestmark = pytest.mark.real_nodes
 
 KINDS = list(REAL_NODE_KINDS)
 NAMES = {kind: real_node_name(kind) for kind in KINDS}
@@ -116,13 +119,70 @@ def test_model_says_what_the_real_daemon_does_on_real_nodes(
         assert run.exit_code == REAL_NODE_KINDS[kind].kruise_daemon_1_6_exit_code, tail(run)
 
 
+def ssh(nodes: RealNodes, kind: str, command: str) -> str:
+    completed = subprocess.run(
+        [*nodes.ssh_command(), f"root@{nodes.nodes[kind].address}", command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, f"{kind}: {command}: {completed.stderr[-800:]}"
+    return completed.stdout
+
+
+def test_docker_pulls_docker_hub_names_through_the_lab_mirror(
+    real_nodes: RealNodes, real_facts: dict[str, dict[str, Any]]
+) -> None:
+    registry = real_nodes.registry
+    assert registry is not None
+    out = ssh(real_nodes, "docker-dockershim", "docker run --rm busybox:1.35 echo from-the-mirror")
+    assert out.strip() == "from-the-mirror"
+    ssh(real_nodes, "docker-dockershim", f"docker pull -q {registry.host}/pause:3.6")
+    daemon_json = real_facts[NAMES["docker-dockershim"]]["docker"]["daemon_json"]
+    assert daemon_json["registry_mirrors"] == [f"http://{registry.host}"]
+    assert daemon_json["insecure_registries"] == [registry.host]
+
+
+def test_containerd_pulls_through_cri_from_the_lab_registry(real_nodes: RealNodes) -> None:
+    registry = real_nodes.registry
+    assert registry is not None
+    node = real_nodes.nodes["containerd-1-7"]
+    socket = f"unix://{node.var_run()}/containerd/containerd.sock"
+    crictl = ensure_go_tool("crictl")
+    for image in ("busybox:1.35", f"{registry.host}/pause:3.6"):  # Docker Hub's mirror, direct
+        pulled = subprocess.run(
+            [str(crictl), "--runtime-endpoint", socket, "--image-endpoint", socket, "pull", image],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert pulled.returncode == 0, pulled.stderr
+    # containerd 1.4 serves only CRI v1alpha2, which crictl 1.34 no longer speaks: ctr instead.
+    listed = ssh(
+        real_nodes,
+        "containerd-1-4",
+        f"ctr -n k8s.io images pull --plain-http {registry.host}/pause:3.6 >/dev/null && "
+        "ctr -n k8s.io images ls -q",
+    )
+    assert f"{registry.host}/pause:3.6" in listed.split()
+
+
 def test_stopping_leaves_nothing_behind(tmp_path: Path) -> None:
     directory = tmp_path / "one"
     with RealNodes(["containerd-1-7"], directory) as nodes:
         node = nodes.nodes["containerd-1-7"]
         pid, link, root = node.process.pid, node.host_link, node.root
+        assert nodes.registry is not None and nodes.registry.process is not None
+        registry_pid, registry_address = nodes.registry.process.pid, nodes.registry.address
         assert Path(f"/sys/class/net/{link}").exists()
     assert not Path(f"/proc/{pid}").exists()
+    assert not Path(f"/proc/{registry_pid}").exists()
+    loopback = subprocess.run(
+        ["ip", "-o", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f" {registry_address}/32 " not in loopback
     assert not Path(f"/sys/class/net/{link}").exists()
     assert str(root) not in Path("/proc/mounts").read_text()
     assert not directory.exists()
