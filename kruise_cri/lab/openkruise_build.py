@@ -66,14 +66,6 @@ def prepare_openkruise(*, cache: Path | None = None) -> dict[str, Path]:
     }
 
 
-def openkruise_record(
-    command: str, version: str, *, cache: Path | None = None
-) -> dict[str, object] | None:
-    """The ``build.json`` of the cached build, or None."""
-    build = _cached_build(command, version, cache)
-    return build.record() if build.valid() else None
-
-
 def _cached_build(command: str, version: str, cache: Path | None) -> CachedBuild:
     return CachedBuild(
         command,

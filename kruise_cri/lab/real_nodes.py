@@ -324,7 +324,7 @@ def node_sockets(spec: NodeSpec) -> list[str]:
     return sockets
 
 
-def write_node_files(
+def lay_out_node(
     root: Path, spec: NodeSpec, hostname: str, public_key: str, registry: str | None = None
 ) -> None:
     """Lay ``spec`` out in the node's root (through its overlay); ``registry`` (``host:port``)
@@ -448,7 +448,7 @@ class RealNode:
                 str(self.root),
             ]
         )
-        write_node_files(self.root, self.spec, self.machine, public_key, registry)
+        lay_out_node(self.root, self.spec, self.machine, public_key, registry)
         ssh_dir = self.root / "etc/ssh"
         for old_key in ssh_dir.glob("ssh_host_*"):
             old_key.unlink()

@@ -14,9 +14,9 @@ from kruise_cri.lab.real_nodes import (
     CRI_OFF,
     CRI_ON,
     REAL_NODE_KINDS,
+    lay_out_node,
     node_sockets,
     parse_kinds,
-    write_node_files,
 )
 
 
@@ -36,7 +36,7 @@ def test_unknown_kinds_are_named_with_the_known_ones(text: str) -> None:
 
 def test_docker_with_its_cri_disabled_containerd(tmp_path: Path) -> None:
     spec = REAL_NODE_KINDS["docker-cri-off"]
-    write_node_files(tmp_path, spec, "kcn9", "ssh-ed25519 AAAA test\n")
+    lay_out_node(tmp_path, spec, "kcn9", "ssh-ed25519 AAAA test\n")
     assert (tmp_path / "etc/hostname").read_text() == "kcn9\n"
     keys = tmp_path / "root/.ssh/authorized_keys"
     assert keys.read_text() == "ssh-ed25519 AAAA test\n"
@@ -60,7 +60,7 @@ def test_a_node_without_docker_masks_it(tmp_path: Path) -> None:
     spec = dataclasses.replace(
         REAL_NODE_KINDS["containerd-1-7"], containerds=(ContainerdSpec("containerd-1.6"),)
     )
-    write_node_files(tmp_path, spec, "kcn8", "key\n")
+    lay_out_node(tmp_path, spec, "kcn8", "key\n")
     assert (tmp_path / "etc/containerd/config.toml").read_text() == CRI_ON
     for unit in ("docker.service", "docker.socket"):
         assert os.readlink(tmp_path / "etc/systemd/system" / unit) == "/dev/null"
