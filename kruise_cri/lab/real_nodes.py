@@ -29,7 +29,6 @@ generated key and a known host key, exactly as they reach production nodes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -38,7 +37,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -68,6 +67,8 @@ SUBNET = "10.213"  # node N: host side 10.213.N.1/30, node side 10.213.N.2/30
 MACHINE_PREFIX = "kcn"
 BOOT_TIMEOUT = 90.0
 STOP_TIMEOUT = 15.0
+# One allocator of machine names, subnets and registry addresses at a time, across processes.
+INDEX_LOCK = Path("/run/kruise-cri-real-nodes.lock")
 
 # The kinds of real node, by the name `kruise-cri lab up --nodes` takes. Each is the host-root
 # fleet's NodeSpec of the same kind, so verdicts and crash expectations are written once.
@@ -674,7 +675,7 @@ class RealNodes:
         host_key_pub = (self.directory / "host_key.pub").read_text().split()
         public_key = (self.directory / "id_ed25519.pub").read_text()
         try:
-            with _index_lock():
+            with locked(INDEX_LOCK):
                 self.registry = LabRegistry(self.directory / "registry", free_registry_index())
                 _say(self.progress, f"  starting the lab registry at {self.registry.host}")
                 self.registry.start()
@@ -769,14 +770,3 @@ def prepare_real_nodes(kinds: Iterable[str], *, stream: TextIO | None = None) ->
             ensure_runtime(containerd.build)
         if spec.with_dockershim:
             ensure_dockershim()
-
-
-@contextlib.contextmanager
-def _index_lock() -> Iterator[None]:
-    """One allocator of machine names and subnets at a time, across processes."""
-    with open("/run/kruise-cri-real-nodes.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

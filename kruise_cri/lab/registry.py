@@ -136,7 +136,6 @@ def pause_binary(*, cache: Path | None = None) -> Path:
             capture_output=True,
             text=True,
             cwd=target,
-            env=None,
             check=False,
         )
         try:
