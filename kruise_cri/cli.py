@@ -330,7 +330,7 @@ def describe_recommendation(report: dict[str, Any]) -> str:
 
 def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
     from kruise_cri.lab.fleet import LabFleet
-    from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION, ensure_kubernetes_binary
+    from kruise_cri.lab.kubernetes_build import ensure_kubernetes_binary
 
     lab_dir = Path(args.lab_dir)
     if args.lab_command == "up":
@@ -343,7 +343,8 @@ def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
             return 2
         lab = LabFleet.ensure_up(lab_dir, stream=stream, real_nodes=kinds)
         stream.write(
-            f"Lab is up: {lab.node_count} nodes and a Kubernetes {KUBERNETES_VERSION} cluster.\n"
+            f"Lab is up: {lab.node_count} nodes and a Kubernetes {lab.kubernetes_version} "
+            "cluster.\n"
             f"Inventory:  {lab.inventory_path}\n"
             f"Kubeconfig: {lab.kubeconfig_path}\n"
             f"Assess it:  kruise-cri assess --lab\n"

@@ -12,6 +12,7 @@ process and removes the directory, so nothing is left: no process, port or file.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import os
@@ -33,9 +34,15 @@ import yaml
 
 from kruise_cri.lab.buildcache import log_tail
 from kruise_cri.lab.gotools import ensure_go_tool
-from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION, ensure_control_plane
+from kruise_cri.lab.kubernetes_build import CURRENT, KubernetesRelease, ensure_control_plane
 from kruise_cri.lab.packages import ensure_runtime
-from kruise_cri.lab.pki import ClientIdentity, ControlPlanePki, write_pki
+from kruise_cri.lab.pki import (
+    ClientCredentials,
+    ClientIdentity,
+    ControlPlanePki,
+    issue_client,
+    write_pki,
+)
 
 KWOK_STAGES = Path(__file__).resolve().parent / "kwok-stages.yaml"
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -45,6 +52,7 @@ LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
+SERVICE_CLUSTER_IP = "10.96.0.1"  # the `kubernetes` Service's, the first of the range
 KWOK_POD_CIDR = "10.244.0.0/16"
 KWOK_NODE_IP = "10.255.0.1"
 
@@ -52,6 +60,10 @@ ADMIN = ClientIdentity("admin", "kruise-cri-admin", ("system:masters",))
 CONTROLLER_MANAGER = ClientIdentity("controller-manager", "system:kube-controller-manager")
 SCHEDULER = ClientIdentity("scheduler", "system:kube-scheduler")
 KWOK = ClientIdentity("kwok", "kwok-controller", ("system:masters",))
+# kube-apiserver's own identity towards kubelets (logs, exec), as kubeadm names it.
+KUBELET_CLIENT = ClientIdentity(
+    "apiserver-kubelet-client", "kube-apiserver-kubelet-client", ("system:masters",)
+)
 
 
 class ControlPlaneError(RuntimeError):
@@ -88,6 +100,10 @@ class ControlPlane:
 
     directory: Path | None = None
     with_kwok: bool = True
+    # Which Kubernetes, and where kube-apiserver listens: loopback unless real nodes must reach
+    # it (their kubelets join NODE_PLANE_RELEASE on a lab address; see real_nodes).
+    release: KubernetesRelease = CURRENT
+    address: str = LOOPBACK
     progress: TextIO | None = None
     extra_apiserver_flags: tuple[str, ...] = ()
     components: list[Component] = field(default_factory=list)
@@ -101,8 +117,14 @@ class ControlPlane:
         return self._dir / "admin.kubeconfig"
 
     @property
+    def ca_certificate(self) -> Path:
+        if self._pki is None:
+            raise RuntimeError("the control plane has not been started")
+        return self._pki.ca_certificate
+
+    @property
     def server(self) -> str:
-        return f"https://{LOOPBACK}:{self.ports['apiserver']}"
+        return f"https://{self.address}:{self.ports['apiserver']}"
 
     @property
     def _dir(self) -> Path:
@@ -161,7 +183,7 @@ class ControlPlane:
     def state(self) -> dict[str, object]:
         """What a user needs to reach the plane, JSON-serialisable."""
         return {
-            "kubernetes_version": KUBERNETES_VERSION,
+            "kubernetes_version": self.release.version,
             "server": self.server,
             "kubeconfig": str(self.kubeconfig),
             "directory": str(self._dir),
@@ -174,7 +196,7 @@ class ControlPlane:
 
     def _binaries(self) -> dict[str, Path]:
         self._say("Building or finding kube-apiserver, kube-controller-manager, kube-scheduler")
-        binaries = ensure_control_plane()
+        binaries = ensure_control_plane(release=self.release)
         etcd = ensure_runtime("etcd").etcd
         if etcd is None:
             raise ControlPlaneError("the etcd-server package has no usr/bin/etcd")
@@ -196,8 +218,15 @@ class ControlPlane:
             self.ports[name] = _free_port()
         self._pki = write_pki(
             directory / "pki",
-            (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK),
-            server_names=(LOOPBACK, "localhost", "kubernetes", "kubernetes.default"),
+            (ADMIN, CONTROLLER_MANAGER, SCHEDULER, KWOK, KUBELET_CLIENT),
+            server_names=(
+                *dict.fromkeys((LOOPBACK, self.address)),
+                "localhost",
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                SERVICE_CLUSTER_IP,
+            ),
         )
         kubeconfigs = {
             identity.file_stem: self._write_kubeconfig(identity)
@@ -216,9 +245,29 @@ class ControlPlane:
         self._launch(followers)
         self._say(f"Control plane ready: {self.server} (kubeconfig {self.kubeconfig})")
 
+    def client_kubeconfig(self, identity: ClientIdentity, path: Path) -> Path:
+        """A new client certificate for ``identity`` and a self-contained kubeconfig (certificates
+        embedded, 0600) at ``path``, for a client on another machine, such as a node's kubelet."""
+        assert self._pki is not None
+        credentials = issue_client(self._pki, identity)
+        return self._kubeconfig_file(identity, credentials, path, embed=True)
+
     def _write_kubeconfig(self, identity: ClientIdentity) -> Path:
         assert self._pki is not None
         credentials = self._pki.clients[identity.file_stem]
+        path = self._dir / f"{identity.file_stem}.kubeconfig"
+        return self._kubeconfig_file(identity, credentials, path, embed=False)
+
+    def _kubeconfig_file(
+        self, identity: ClientIdentity, credentials: ClientCredentials, path: Path, *, embed: bool
+    ) -> Path:
+        assert self._pki is not None
+
+        def reference(name: str, file: Path) -> dict[str, str]:
+            if embed:
+                return {f"{name}-data": base64.b64encode(file.read_bytes()).decode()}
+            return {name: str(file)}
+
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -227,7 +276,7 @@ class ControlPlane:
                     "name": "kruise-cri-lab",
                     "cluster": {
                         "server": self.server,
-                        "certificate-authority": str(self._pki.ca_certificate),
+                        **reference("certificate-authority", self._pki.ca_certificate),
                     },
                 }
             ],
@@ -235,8 +284,8 @@ class ControlPlane:
                 {
                     "name": identity.user,
                     "user": {
-                        "client-certificate": str(credentials.certificate),
-                        "client-key": str(credentials.key),
+                        **reference("client-certificate", credentials.certificate),
+                        **reference("client-key", credentials.key),
                     },
                 }
             ],
@@ -248,7 +297,6 @@ class ControlPlane:
             ],
             "current-context": "kruise-cri-lab",
         }
-        path = self._dir / f"{identity.file_stem}.kubeconfig"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as kubeconfig:
             yaml.safe_dump(config, kubeconfig, sort_keys=False)
@@ -286,22 +334,27 @@ class ControlPlane:
         command = [
             str(binary),
             f"--etcd-servers=http://{LOOPBACK}:{self.ports['etcd_client']}",
-            f"--bind-address={LOOPBACK}",
-            f"--advertise-address={LOOPBACK}",
+            f"--bind-address={self.address}",
+            f"--advertise-address={self.address}",
             f"--secure-port={self.ports['apiserver']}",
             f"--tls-cert-file={pki.serving_certificate}",
             f"--tls-private-key-file={pki.serving_key}",
             f"--client-ca-file={pki.ca_certificate}",
+            f"--kubelet-client-certificate={pki.clients[KUBELET_CLIENT.file_stem].certificate}",
+            f"--kubelet-client-key={pki.clients[KUBELET_CLIENT.file_stem].key}",
+            # Real nodes' names are not in any DNS: reach their kubelets by address.
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
             "--authorization-mode=Node,RBAC",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-account-key-file={pki.service_account_public_key}",
             f"--service-account-signing-key-file={pki.service_account_private_key}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
             # The `kubernetes` Service cannot point at a loopback address.
-            "--endpoint-reconciler-type=none",
-            # Watch-list streams need etcd's progress notifications, which Debian's etcd 3.4
-            # cannot give: clients such as kwok then only catch up on re-lists, 10-40 s late.
-            "--feature-gates=WatchList=false",
+            *(["--endpoint-reconciler-type=none"] if self.address == LOOPBACK else []),
+            # Watch-list streams (a gate from v1.27) need etcd's progress notifications, which
+            # Debian's etcd 3.4 cannot give: clients such as kwok then only catch up on
+            # re-lists, 10-40 s late.
+            *(["--feature-gates=WatchList=false"] if self.release.minor >= 27 else []),
             "--max-requests-inflight=1000",
             "--max-mutating-requests-inflight=500",
             "--profiling=false",

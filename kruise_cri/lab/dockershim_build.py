@@ -2,8 +2,9 @@
 
 dockershim left the kubelet in 1.24, and cri-dockerd is not served by the module proxy here, so
 the lab builds the dockershim package of ``k8s.io/kubernetes`` v1.23.17 (the last release with it)
-behind a small ``main`` of ours (``kruise_cri/lab/dockershim/``). It serves CRI v1alpha2 only and
-answers ``Version`` with runtime_name ``docker``, exactly as a Docker node's kubelet did.
+behind a small ``main`` of ours (``main.go`` of the v1.23.17 wrapper module,
+``kruise_cri/lab/kubernetes-1.23/``, which also builds the real nodes' kubelet). It serves CRI
+v1alpha2 only and answers ``Version`` with runtime_name ``docker``, exactly as a Docker node's kubelet did.
 
 :func:`ensure_dockershim` builds the binary once into ``<cache>/bin/dockershim/v1.23.17/`` (never
 into the repository) and rebuilds only when the Go sources or the link flags change.
@@ -23,6 +24,7 @@ import subprocess
 from pathlib import Path
 
 from kruise_cri.lab.buildcache import BuildSession, CachedBuild, GoBuildError
+from kruise_cri.lab.kubernetes_build import NODE_RELEASE
 from kruise_cri.lab.packages import RuntimeBuild
 from kruise_cri.lab.runtimes import (
     HostRoot,
@@ -34,12 +36,8 @@ from kruise_cri.lab.runtimes import (
     wait_until_answering,
 )
 
-KUBERNETES_VERSION = "v1.23.17"
-# What the Kubernetes release build stamps into k8s.io/component-base/version (hack/lib/version.sh),
-# for the tag v1.23.17; the date is the tag's time as the module proxy reports it.
-KUBERNETES_COMMIT = "953be8927218ec8067e1af2641e540238ffd7576"
-KUBERNETES_SOURCE_DATE = "2023-02-22T13:26:30Z"
-SOURCE_DIR = Path(__file__).resolve().parent / "dockershim"
+KUBERNETES_VERSION = NODE_RELEASE.version
+SOURCE_DIR = NODE_RELEASE.source_dir
 SOURCE_FILES = ("main.go", "go.mod", "go.sum")
 BINARY_NAME = "dockershim"
 BUILD_TIMEOUT = 3600.0
@@ -58,27 +56,12 @@ class DockershimBuildError(GoBuildError):
     tail of the build log."""
 
 
-def version_ldflags() -> str:
-    variables = {
-        "gitVersion": KUBERNETES_VERSION,
-        "gitMajor": KUBERNETES_VERSION.removeprefix("v").split(".")[0],
-        "gitMinor": KUBERNETES_VERSION.split(".")[1],
-        "gitCommit": KUBERNETES_COMMIT,
-        "gitTreeState": "clean",
-        "buildDate": KUBERNETES_SOURCE_DATE,
-    }
-    stamps = [
-        f"-X k8s.io/component-base/version.{name}={value}" for name, value in variables.items()
-    ]
-    return " ".join(["-s", "-w", *stamps])
-
-
 def source_fingerprint(source_dir: Path = SOURCE_DIR) -> str:
     """Hash of the Go sources and link flags; a cached binary with another one is rebuilt."""
     digest = hashlib.sha256()
     for name in SOURCE_FILES:
         digest.update(name.encode() + b"\0" + (source_dir / name).read_bytes() + b"\0")
-    digest.update(version_ldflags().encode())
+    digest.update(NODE_RELEASE.version_ldflags().encode())
     return digest.hexdigest()[:16]
 
 
@@ -252,14 +235,14 @@ def _build(session: BuildSession) -> dict[str, object]:
         shutil.copyfile(SOURCE_DIR / name, source / name)
     environment = {"CGO_ENABLED": "0", "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
     go_version = session.go_run(["env", "GOVERSION"], source, environment, BUILD_TIMEOUT)
-    command = ["build", "-trimpath", "-buildvcs=false", "-ldflags", version_ldflags()]
+    command = ["build", "-trimpath", "-buildvcs=false", "-ldflags", NODE_RELEASE.version_ldflags()]
     session.go_run([*command, "-o", str(session.binary), "."], source, environment, BUILD_TIMEOUT)
     session.check_version_report(["--version"], KUBERNETES_VERSION)
     shutil.rmtree(source)
     return {
         "tool": BINARY_NAME,
         "kubernetes": KUBERNETES_VERSION,
-        "ldflags": version_ldflags(),
+        "ldflags": NODE_RELEASE.version_ldflags(),
         "cgo": False,
         "go_version": go_version.strip(),
         "size_bytes": session.binary.stat().st_size,

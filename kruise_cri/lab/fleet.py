@@ -262,6 +262,11 @@ class LabFleet:
         return Path(str(self.state["kubeconfig"]))
 
     @property
+    def kubernetes_version(self) -> str:
+        cluster = self.state.get("cluster")
+        return str(cluster["kubernetes_version"]) if isinstance(cluster, dict) else "unknown"
+
+    @property
     def node_count(self) -> int:
         nodes = self.state.get("nodes") or {}
         real_nodes = self.state.get("real_nodes") or {}
@@ -480,18 +485,32 @@ def serve(lab_dir: Path) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     fleet = RunningFleet(progress=sys.stdout)
+    # With real nodes the cluster is theirs: a control plane their v1.23 kubelets may join, on
+    # the lab network; the host-root fleet's kwok nodes join it too.
     real_nodes = RealNodes(
-        requested_real_nodes(lab_dir), lab_dir / REAL_NODES_DIR, progress=sys.stdout
+        requested_real_nodes(lab_dir),
+        lab_dir / REAL_NODES_DIR,
+        progress=sys.stdout,
+        plane_directory=lab_dir / CLUSTER_DIR,
+        with_kwok=True,
     )
     plane = ControlPlane(directory=lab_dir / CLUSTER_DIR, progress=sys.stdout)
     try:
         fleet.start()
         if real_nodes.kinds:
             real_nodes.start()
-        plane.start()
+            assert real_nodes.plane is not None
+            plane = real_nodes.plane
+        else:
+            plane.start()
         specs = {**fleet.specs, **real_nodes.specs()}
-        versions = {**fleet.runtime_versions(), **real_nodes.runtime_versions()}
-        seed_lab_cluster(plane, specs, versions, progress=sys.stdout)
+        seed_lab_cluster(
+            plane,
+            specs,
+            fleet.runtime_versions(),
+            real_nodes=list(real_nodes.specs()),
+            progress=sys.stdout,
+        )
         python = node_python()
         inventory = inventory_for(fleet.roots, python)
         inventory["all"]["children"]["kube_nodes"]["hosts"].update(real_nodes.inventory_hosts())

@@ -10,7 +10,7 @@ planner then has a realistic cluster to plan for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TextIO
 
 from kruise_cri.lab.cluster_objects import (
@@ -45,11 +45,14 @@ def seed_lab_cluster(
     specs: Mapping[str, NodeSpec],
     runtime_versions: Mapping[str, str],
     *,
+    real_nodes: Collection[str] = (),
     progress: TextIO | None = None,
 ) -> None:
     """Register ``specs`` as kwok nodes reporting ``runtime_versions`` (by node name, as
     :func:`kubelet_runtime_version` gives them), install OpenKruise and make its daemon pods
-    crash where the real kruise-daemon 1.6.0 exits."""
+    crash where the real kruise-daemon 1.6.0 exits. ``real_nodes`` (names) have real kubelets:
+    they registered themselves, their pods' status is their kubelet's, and kruise-manager is
+    kept off them (its image is not in the lab registry)."""
 
     def say(message: str) -> None:
         if progress is not None:
@@ -57,18 +60,20 @@ def seed_lab_cluster(
             progress.flush()
 
     client = client_for(plane.kubeconfig)
-    say(f"  registering {len(specs)} nodes with the cluster (kwok)")
+    kwok_specs = {name: spec for name, spec in specs.items() if name not in real_nodes}
+    say(f"  registering {len(kwok_specs)} nodes with the cluster (kwok)")
     create_all(
         client,
         [
             kwok_node(name, runtime_versions[name], spec.kubelet_version)
-            for name, spec in specs.items()
+            for name, spec in kwok_specs.items()
         ],
     )
     say(f"  installing OpenKruise {LAB_KRUISE_VERSION} with helm (release kruise)")
-    run_helm(plane.kubeconfig, "install", "kruise", str(KRUISE_CHART))
+    placement = ["--set", "manager.nodeSelector.type=kwok"] if real_nodes else []
+    run_helm(plane.kubeconfig, "install", "kruise", str(KRUISE_CHART), *placement)
     daemon_pods = wait_for_daemon_pods(client, list(specs))
-    for name, spec in specs.items():
+    for name, spec in kwok_specs.items():
         # As the real daemon ends on such a node; the kubelet keeps no message (the chart sets
         # no terminationMessagePolicy), only the exit code.
         if spec.kruise_daemon_1_6_exit_code is not None:

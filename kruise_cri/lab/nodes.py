@@ -9,7 +9,7 @@ check verdicts against them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import yaml
@@ -61,7 +61,9 @@ ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELE
 """  # noqa: E501 - the drop-in kubeadm writes, line for line
 
 
-def kubelet_config(cgroup_driver: str, endpoint: str | None = None) -> str:
+def kubelet_config(
+    cgroup_driver: str, endpoint: str | None = None, settings: Mapping[str, object] | None = None
+) -> str:
     config: dict[str, object] = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -69,17 +71,22 @@ def kubelet_config(cgroup_driver: str, endpoint: str | None = None) -> str:
     }
     if endpoint:
         config["containerRuntimeEndpoint"] = endpoint
+    config.update(settings or {})
     return yaml.safe_dump(config, sort_keys=False)
 
 
 def kubeadm_node_files(
-    flags: tuple[str, ...], cgroup_driver: str, config_endpoint: str | None = None
+    flags: tuple[str, ...],
+    cgroup_driver: str,
+    config_endpoint: str | None = None,
+    settings: Mapping[str, object] | None = None,
 ) -> dict[str, str]:
-    """What kubeadm leaves on a node: its kubelet drop-in, kubeadm-flags.env and config.yaml."""
+    """What kubeadm leaves on a node: its kubelet drop-in, kubeadm-flags.env and config.yaml
+    (with ``settings`` beside the cgroup driver and endpoint)."""
     return {
         DROPIN_PATH: KUBEADM_DROPIN,
         FLAGS_PATH: kubeadm_flags(*flags),
-        CONFIG_PATH: kubelet_config(cgroup_driver, config_endpoint),
+        CONFIG_PATH: kubelet_config(cgroup_driver, config_endpoint, settings),
     }
 
 

@@ -125,6 +125,29 @@ def write_pki(
     )
 
 
+def issue_client(pki: ControlPlanePki, identity: ClientIdentity) -> ClientCredentials:
+    """A client certificate for ``identity`` from the plane's CA, written beside the others (a
+    kubelet's ``system:node:<name>`` in ``system:nodes``, issued when its node joins)."""
+    ca_certificate = x509.load_pem_x509_certificate(pki.ca_certificate.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise TypeError(f"{pki.ca_key} is not the lab CA's ECDSA key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in identity.groups]
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, identity.user))
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+    certificate = (
+        _builder(x509.Name(attributes), ca_certificate.subject, key.public_key(), now)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory = pki.ca_certificate.parent
+    return ClientCredentials(
+        _write_certificate(directory / f"{identity.file_stem}.crt", certificate),
+        _write_key(directory / f"{identity.file_stem}.key", key),
+    )
+
+
 def _builder(
     subject: x509.Name,
     issuer: x509.Name,

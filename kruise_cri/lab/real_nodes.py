@@ -42,24 +42,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    KubeRequestError,
+)
+
 from kruise_cri.lab.buildcache import cache_root, locked
-from kruise_cri.lab.controlplane import die_with_parent
-from kruise_cri.lab.dockershim_build import DEFAULT_POD_INFRA_IMAGE, ensure_dockershim
+from kruise_cri.lab.cluster_objects import client_for
+from kruise_cri.lab.controlplane import ControlPlane, die_with_parent
+from kruise_cri.lab.dockershim_build import ensure_dockershim
+from kruise_cri.lab.kernel_tunables import KernelTunables
+from kruise_cri.lab.kubernetes_build import (
+    NODE_PLANE_RELEASE,
+    NODE_RELEASE,
+    ensure_control_plane,
+    ensure_kubernetes_binary,
+)
 from kruise_cri.lab.nodes import (
     CONTAINERD_ENDPOINT,
     DOCKER_DAEMON_JSON,
-    NODES,
+    FLAGS_PATH,
+    LINES,
     ContainerdSpec,
     NodeSpec,
+    kubeadm_flags,
     kubeadm_node_files,
 )
 from kruise_cri.lab.packages import ensure_runtime
+from kruise_cri.lab.pki import ClientIdentity
 from kruise_cri.lab.registry import PAUSE_VERSION, LabRegistry, free_registry_index
+from kruise_cri.lab.waiting import WaitTimeout, wait_until
 
 SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 BOOTSTRAP_INCLUDE = ("systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "iproute2")
-IMAGE_PACKAGES = ("docker.io", "containerd", "runc", "iptables")
+IMAGE_PACKAGES = ("docker.io", "containerd", "runc", "iptables", "containernetworking-plugins")
 # The containerd the image's apt installs; other builds are put beside it in /usr/local/bin.
 IMAGE_CONTAINERD = "containerd-1.6"
 IMAGE_RECIPE = 1  # bump when the recipe below changes: the cached image is rebuilt
@@ -70,26 +86,118 @@ STOP_TIMEOUT = 15.0
 # One allocator of machine names, subnets and registry addresses at a time, across processes.
 INDEX_LOCK = Path("/run/kruise-cri-real-nodes.lock")
 
-# The kinds of real node, by the name `kruise-cri lab up --nodes` takes. Each is the host-root
-# fleet's NodeSpec of the same kind, so verdicts and crash expectations are written once.
-_BY_NAME = {spec.name: spec for spec in NODES}
-REAL_NODE_KINDS: Mapping[str, NodeSpec] = {
-    "docker-dockershim": _BY_NAME["node-docker-dockershim"],
-    "containerd-1-4": _BY_NAME["node-containerd-1-4"],
-    "containerd-1-7": _BY_NAME["node-containerd-1-7"],
-    # Docker as Docker's own packages install it: its containerd with the CRI plugin off, and
-    # no dockershim (no kubelet on Docker yet): kruise-daemon 1.6 panics here.
-    "docker-cri-off": NodeSpec(
-        name="node-docker-cri-off",
-        description="Docker 20.10 on its own containerd 1.6 with the CRI plugin disabled",
-        containerds=(ContainerdSpec(IMAGE_CONTAINERD, cri=False),),
-        with_docker=True,
-        docker_daemon_json=DOCKER_DAEMON_JSON,
-        files=kubeadm_node_files(
-            (f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}",), "systemd"
-        ),
+# Where kubeadm's drop-in runs the kubelet.
+KUBELET_PATH = "/usr/bin/kubelet"
+# Where cri-dockerd serves Docker to a remote kubelet; the lab's standalone dockershim (the same
+# CRI v1alpha2 server cri-dockerd 0.2 is) listens there on the docker-cri-off kind.
+CRI_DOCKERD_SOCKET = "/run/cri-dockerd.sock"
+POD_SUBNET = "10.214"  # node N's pods: 10.214.N.0/24, on the node's own bridge
+CNI_NETWORK = "kruise-cri-lab"
+# Docker's own default cgroup driver. The kubelet's must match its runtime's, and the systemd
+# driver needs a systemd that owns the cgroup controllers, which the node's systemd does not.
+REAL_DOCKER_DAEMON_JSON: dict[str, object] = {
+    **DOCKER_DAEMON_JSON,
+    "exec-opts": ["native.cgroupdriver=cgroupfs"],
+}
+KUBELET_SETTINGS: dict[str, object] = {
+    "failSwapOn": False,
+    "authentication": {
+        "anonymous": {"enabled": False},
+        "webhook": {"enabled": True},
+        "x509": {"clientCAFile": "/etc/kubernetes/pki/ca.crt"},
+    },
+    "authorization": {"mode": "Webhook"},
+}
+REMOTE_CONTAINERD = (
+    "--container-runtime=remote",
+    f"--container-runtime-endpoint={CONTAINERD_ENDPOINT}",
+)
+
+
+@dataclass(frozen=True)
+class RealKind:
+    """A kind of real node: what it runs (the same NodeSpec the host-root fleet uses, so
+    verdicts and crash expectations are written once) and how its kubelet v1.23.17 reaches the
+    runtime."""
+
+    spec: NodeSpec
+    kubelet_flags: tuple[str, ...]
+    # A standalone dockershim serving Docker at this socket, as cri-dockerd does.
+    shim_socket: str | None = None
+
+
+def _real_kind(
+    kind: str,
+    description: str,
+    containerd: ContainerdSpec,
+    kubelet_flags: tuple[str, ...],
+    *,
+    compatible_lines: frozenset[str],
+    kruise_daemon_1_6_exit_code: int | None,
+    docker: bool = False,
+    shim_socket: str | None = None,
+) -> RealKind:
+    spec = NodeSpec(
+        name=real_node_name(kind),
+        description=description,
+        containerds=(containerd,),
+        with_docker=docker,
+        with_dockershim=docker,
+        docker_daemon_json=REAL_DOCKER_DAEMON_JSON if docker else None,
+        files=kubeadm_node_files(kubelet_flags, "cgroupfs", settings=KUBELET_SETTINGS),
+        compatible_lines=compatible_lines,
+        kubelet_version=NODE_RELEASE.version,
+        kruise_daemon_1_6_exit_code=kruise_daemon_1_6_exit_code,
+    )
+    return RealKind(spec, kubelet_flags, shim_socket)
+
+
+def real_node_name(kind: str) -> str:
+    return f"nspawn-{kind}"
+
+
+# The kinds of real node, by the name `kruise-cri lab up --nodes` takes. How kruise-daemon 1.6.0
+# ends on each is measured (test_real_nodes.py runs the real daemon and checks it again).
+REAL_NODE_KINDS: Mapping[str, RealKind] = {
+    "docker-dockershim": _real_kind(
+        "docker-dockershim",
+        "Docker 20.10 through the kubelet's built-in dockershim (kubelet 1.23); Docker's own "
+        "containerd 1.6 with the CRI plugin disabled",
+        ContainerdSpec(IMAGE_CONTAINERD, cri=False),
+        ("--container-runtime=docker", "--network-plugin=cni"),
+        compatible_lines=frozenset({"1.4", "1.5"}),
+        kruise_daemon_1_6_exit_code=255,
+        docker=True,
+    ),
+    "containerd-1-4": _real_kind(
+        "containerd-1-4",
+        "containerd 1.4.13 (CRI v1alpha2 only), kubelet 1.23 with a remote endpoint",
+        ContainerdSpec("containerd-1.4"),
+        REMOTE_CONTAINERD,
+        compatible_lines=frozenset({"1.4", "1.5"}),
+        kruise_daemon_1_6_exit_code=2,
+    ),
+    "containerd-1-7": _real_kind(
+        "containerd-1-7",
+        "containerd 1.7.24 (CRI v1 and v1alpha2), kubelet 1.23 with a remote endpoint",
+        ContainerdSpec("containerd-1.7"),
+        REMOTE_CONTAINERD,
+        compatible_lines=frozenset(LINES),
+        kruise_daemon_1_6_exit_code=None,
+    ),
+    # Docker as Docker's own packages install it, with the CRI plugin off in their containerd,
+    # served to the kubelet by a cri-dockerd-style shim. kruise-daemon looks for dockershim.sock
+    # only: every line skips Docker here, and 1.6 panics on the CRI-less containerd.
+    "docker-cri-off": _real_kind(
+        "docker-cri-off",
+        "Docker 20.10 on its own containerd 1.6 with the CRI plugin disabled, served to kubelet "
+        "1.23 by a cri-dockerd-style shim (CRI v1alpha2) at /run/cri-dockerd.sock",
+        ContainerdSpec(IMAGE_CONTAINERD, cri=False),
+        ("--container-runtime=remote", f"--container-runtime-endpoint=unix://{CRI_DOCKERD_SOCKET}"),
         compatible_lines=frozenset(),
         kruise_daemon_1_6_exit_code=2,
+        docker=True,
+        shim_socket=CRI_DOCKERD_SOCKET,
     ),
 }
 
@@ -110,10 +218,6 @@ def parse_kinds(text: str) -> list[str]:
             f"list of {', '.join(REAL_NODE_KINDS)}"
         )
     return list(dict.fromkeys(kinds))
-
-
-def real_node_name(kind: str) -> str:
-    return f"nspawn-{kind}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,14 +377,14 @@ CONTAINERD_DROPIN = """\
 ExecStart=
 ExecStart=/usr/local/bin/containerd
 """
-DOCKERSHIM_UNIT = """\
+SHIM_UNIT = """\
 [Unit]
-Description=dockershim of Kubernetes 1.23 (kruise-cri lab node)
+Description=Docker's CRI shim: the dockershim of Kubernetes 1.23, as cri-dockerd (kruise-cri lab)
 After=docker.service
 Requires=docker.service
 
 [Service]
-ExecStart=/usr/local/bin/dockershim --listen=unix:///run/dockershim.sock \\
+ExecStart=/usr/local/bin/dockershim --listen=unix://{socket} \\
   --docker-endpoint=unix:///run/docker.sock --root-directory=/var/lib/dockershim \\
   --pod-infra-container-image={pause} --network-plugin=cni \\
   --cni-conf-dir=/etc/cni/net.d --cni-bin-dir=/opt/cni/bin --streaming-address=127.0.0.1:0
@@ -288,6 +392,60 @@ Restart=on-failure
 
 [Install]
 WantedBy=multi-user.target
+"""
+# The unit the kubelet packages install; kubeadm's drop-in (the kind's files) sets its command.
+KUBELET_UNIT = """\
+[Unit]
+Description=kubelet: The Kubernetes Node Agent
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+StartLimitInterval=0
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+"""
+# A container has no /dev/kmsg, which the kubelet's OOM watcher opens: the console stands in.
+KUBELET_LAB_DROPIN = """\
+[Unit]
+After=containerd.service docker.service kruise-cri-cgroups.service
+
+[Service]
+ExecStartPre=/bin/ln -sf /dev/console /dev/kmsg
+"""
+# dockershim starts every pod's sandbox with oom_score_adj -998, which a machine without
+# CAP_SYS_RESOURCE in its bounding set (this sandbox, for one) refuses: runc fails with "can't get
+# final child's PID from pipe". containerd has restrict_oom_score_adj for this; Docker has no such
+# option, so on such a machine Docker nodes run runc behind this wrapper, which raises a negative
+# oomScoreAdj in the bundle to the node's own before it hands over. A stand-in for a kernel
+# permission the machine lacks, used only where it lacks it.
+CAP_SYS_RESOURCE = 24
+OOM_SCORE_RUNTIME = "runc-oom-restricted"
+OOM_SCORE_RUNC_PATH = "/usr/local/bin/runc-oom-restricted"
+OOM_SCORE_RUNC = """\
+#!/usr/bin/python3
+import json, os, sys
+
+arguments = sys.argv[1:]
+if "create" in arguments or "run" in arguments:
+    bundle = "."
+    for flag in ("--bundle", "-b"):
+        if flag in arguments[:-1]:
+            bundle = arguments[arguments.index(flag) + 1]
+    path = os.path.join(bundle, "config.json")
+    with open(path) as handle:
+        config = json.load(handle)
+    floor = int(open("/proc/self/oom_score_adj").read())
+    process = config.get("process") or {}
+    if process.get("oomScoreAdj", floor) < floor:
+        process["oomScoreAdj"] = floor
+        with open(path, "w") as handle:
+            json.dump(config, handle)
+os.execv("/usr/bin/runc", ["runc", *arguments])
 """
 CRI_ON = 'version = 2\n\n[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n'
 CRI_OFF = 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
@@ -306,33 +464,89 @@ def cri_config(registry: str | None) -> str:
     )
 
 
-def docker_daemon_json(spec: NodeSpec, registry: str | None) -> dict[str, object]:
-    """The kind's daemon.json, with the lab registry as Docker Hub mirror and insecure registry."""
+def docker_daemon_json(
+    spec: NodeSpec, registry: str | None, *, oom_score_runtime: bool = False
+) -> dict[str, object]:
+    """The kind's daemon.json, with the lab registry as Docker Hub mirror and insecure registry;
+    with ``oom_score_runtime``, runc behind :data:`OOM_SCORE_RUNC` (see there)."""
     config = dict(spec.docker_daemon_json or {})
     if registry is not None:
         config["registry-mirrors"] = [f"http://{registry}"]
         config["insecure-registries"] = [registry]
+    if oom_score_runtime:
+        config["runtimes"] = {OOM_SCORE_RUNTIME: {"path": OOM_SCORE_RUNC_PATH}}
+        config["default-runtime"] = OOM_SCORE_RUNTIME
     return config
 
 
-def node_sockets(spec: NodeSpec) -> list[str]:
-    """The sockets (paths inside the node) that must exist before the node counts as up."""
+def host_can_lower_oom_scores(status: Path = Path("/proc/self/status")) -> bool:
+    """Whether this machine's bounding set has CAP_SYS_RESOURCE, without which no process, a
+    node's runc included, may set a negative oom_score_adj."""
+    for line in status.read_text().splitlines():
+        if line.startswith("CapBnd:"):
+            return bool(int(line.split()[1], 16) >> CAP_SYS_RESOURCE & 1)
+    return False
+
+
+@dataclass(frozen=True)
+class KubeletJoin:
+    """What a node's kubelet needs to join the lab's cluster."""
+
+    node_name: str
+    node_ip: str
+    kubeconfig: Path  # self-contained, with the node's client certificate
+    ca_certificate: Path
+    pod_subnet: str  # CIDR of the node's bridge
+
+
+def node_sockets(kind: RealKind) -> list[str]:
+    """The sockets (paths inside the node) that must exist before the node counts as up; the
+    kubelet's built-in dockershim makes /run/dockershim.sock."""
+    spec = kind.spec
     sockets = ["run/containerd/containerd.sock"]
     if spec.with_docker:
         sockets.append("run/docker.sock")
-    if spec.with_dockershim:
-        sockets.append("run/dockershim.sock")
+        sockets.append((kind.shim_socket or "/run/dockershim.sock").lstrip("/"))
     return sockets
 
 
+def cni_config(pod_subnet: str) -> str:
+    """A bridge for the node's pods, addresses from ``pod_subnet``, the bridge their gateway."""
+    config = {
+        "cniVersion": "0.4.0",
+        "name": CNI_NETWORK,
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": "cni0",
+                "isGateway": True,
+                "ipMasq": False,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": pod_subnet}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+        ],
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
 def lay_out_node(
-    root: Path, spec: NodeSpec, hostname: str, public_key: str, registry: str | None = None
+    root: Path,
+    kind: RealKind,
+    hostname: str,
+    public_key: str,
+    registry: str,
+    kubelet: KubeletJoin,
 ) -> None:
-    """Lay ``spec`` out in the node's root (through its overlay); ``registry`` (``host:port``)
-    is where its runtimes pull from."""
+    """Lay ``kind`` out in the node's root (through its overlay): its runtimes pulling from
+    ``registry`` (``host:port``) and a kubelet that joins the cluster at boot."""
+    spec = kind.spec
 
     def write(relative: str, text: str, mode: int = 0o644) -> Path:
-        path = root / relative
+        path = root / relative.lstrip("/")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         path.chmod(mode)
@@ -349,6 +563,7 @@ def lay_out_node(
         link.unlink(missing_ok=True)
         link.symlink_to("/dev/null")
 
+    pause = f"{registry}/pause:{PAUSE_VERSION}"
     write("etc/hostname", hostname + "\n")
     (root / "root/.ssh").mkdir(mode=0o700, parents=True, exist_ok=True)
     write("root/.ssh/authorized_keys", public_key, 0o600)
@@ -365,17 +580,45 @@ def lay_out_node(
                 shutil.copy2(binary, bin_dir / binary.name)
         write("etc/systemd/system/containerd.service.d/kruise-cri.conf", CONTAINERD_DROPIN)
     if spec.with_docker:
-        write("etc/docker/daemon.json", json.dumps(docker_daemon_json(spec, registry), indent=2))
+        restrict = not host_can_lower_oom_scores()
+        if restrict:
+            write(OOM_SCORE_RUNC_PATH, OOM_SCORE_RUNC, 0o755)
+        config = docker_daemon_json(spec, registry, oom_score_runtime=restrict)
+        write("etc/docker/daemon.json", json.dumps(config, indent=2))
     else:
         mask("docker.service")
         mask("docker.socket")
-    if spec.with_dockershim:
+    if kind.shim_socket:
+        (root / "usr/local/bin").mkdir(parents=True, exist_ok=True)
         shutil.copy2(ensure_dockershim(), root / "usr/local/bin/dockershim")
-        pause = f"{registry}/pause:{PAUSE_VERSION}" if registry else DEFAULT_POD_INFRA_IMAGE
-        write("etc/systemd/system/dockershim.service", DOCKERSHIM_UNIT.format(pause=pause))
-        enable("dockershim.service")
+        write(
+            "etc/systemd/system/cri-dockerd.service",
+            SHIM_UNIT.format(socket=kind.shim_socket, pause=pause),
+        )
+        enable("cri-dockerd.service")
+    # The pod network: Debian's CNI plugins, at the path runtimes look in.
+    write(f"etc/cni/net.d/10-{CNI_NETWORK}.conflist", cni_config(kubelet.pod_subnet))
+    cni_bin = root / "opt/cni/bin"
+    cni_bin.parent.mkdir(parents=True, exist_ok=True)
+    cni_bin.unlink(missing_ok=True)
+    cni_bin.symlink_to("/usr/lib/cni")
+    # The kubelet, as kubeadm leaves it: the kind's files, its flags with the lab's pause image.
     for node_path, content in spec.files.items():
-        write(node_path.lstrip("/"), content)
+        write(node_path, content)
+    write(FLAGS_PATH, kubeadm_flags(*kind.kubelet_flags, f"--pod-infra-container-image={pause}"))
+    write(
+        "etc/default/kubelet",
+        f'KUBELET_EXTRA_ARGS="--hostname-override={kubelet.node_name} '
+        f'--node-ip={kubelet.node_ip}"\n',
+    )
+    write("etc/kubernetes/kubelet.conf", kubelet.kubeconfig.read_text(), 0o600)
+    write("etc/kubernetes/pki/ca.crt", kubelet.ca_certificate.read_text())
+    kubelet_path = root / KUBELET_PATH.lstrip("/")
+    kubelet_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ensure_kubernetes_binary("kubelet", release=NODE_RELEASE), kubelet_path)
+    write("etc/systemd/system/kubelet.service", KUBELET_UNIT)
+    write("etc/systemd/system/kubelet.service.d/20-kruise-cri-lab.conf", KUBELET_LAB_DROPIN)
+    enable("kubelet.service")
 
 
 @dataclass
@@ -383,7 +626,7 @@ class RealNode:
     """One booted node."""
 
     kind: str
-    spec: NodeSpec
+    real_kind: RealKind
     index: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
@@ -392,6 +635,14 @@ class RealNode:
     @property
     def name(self) -> str:
         return real_node_name(self.kind)
+
+    @property
+    def spec(self) -> NodeSpec:
+        return self.real_kind.spec
+
+    @property
+    def pod_subnet(self) -> str:
+        return f"{POD_SUBNET}.{self.index}.0/24"
 
     @property
     def machine(self) -> str:
@@ -433,7 +684,9 @@ class RealNode:
         image: Path,
         public_key: str,
         host_key: Path,
-        registry: str | None = None,
+        registry: str,
+        kubeconfig: Path,
+        ca_certificate: Path,
     ) -> None:
         for part in ("upper", "work", "root", "var-lib-docker", "var-lib-containerd"):
             (self.directory / part).mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -449,7 +702,8 @@ class RealNode:
                 str(self.root),
             ]
         )
-        lay_out_node(self.root, self.spec, self.machine, public_key, registry)
+        join = KubeletJoin(self.name, self.address, kubeconfig, ca_certificate, self.pod_subnet)
+        lay_out_node(self.root, self.real_kind, self.machine, public_key, registry, join)
         ssh_dir = self.root / "etc/ssh"
         for old_key in ssh_dir.glob("ssh_host_*"):
             old_key.unlink()
@@ -472,6 +726,8 @@ class RealNode:
                     "-M",
                     self.machine,
                     "--system-call-filter=add_key keyctl request_key",
+                    # Not in nspawn's default set; dockershim's sandboxes get oom_score_adj -998.
+                    "--capability=CAP_SYS_RESOURCE",
                     f"--bind={self.directory / 'var-lib-docker'}:/var/lib/docker",
                     f"--bind={self.directory / 'var-lib-containerd'}:/var/lib/containerd",
                 ],
@@ -526,7 +782,7 @@ class RealNode:
 
     def wait_ready(self, ssh: list[str], deadline: float) -> None:
         """Until SSH answers and every runtime socket exists."""
-        sockets = node_sockets(self.spec)
+        sockets = node_sockets(self.real_kind)
         last = ""
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
@@ -551,6 +807,11 @@ class RealNode:
         raise RealNodeError(
             f"{self.name} is not ready within {BOOT_TIMEOUT:.0f} s: {last}; {self._console_tail()}"
         )
+
+    def halt(self) -> None:
+        """Ask the node to halt (SIGTERM to systemd-nspawn), without waiting."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
 
     def stop(self) -> None:
         process = self.process
@@ -627,16 +888,29 @@ def _run(command: list[str]) -> str:
 
 class RealNodes:
     """Real nodes of the given kinds in ``directory`` (theirs alone: :meth:`stop` removes it):
-    an SSH key, the nodes' known host key, and one tree per node."""
+    an SSH key, the nodes' known host key, one tree per node, the lab registry, and the cluster
+    their kubelets join: a :data:`NODE_PLANE_RELEASE` control plane (:attr:`plane`) listening on
+    the registry's lab address, in ``plane_directory`` (default: inside ``directory``), with kwok
+    beside it when ``with_kwok``."""
 
     def __init__(
-        self, kinds: Iterable[str], directory: Path, *, progress: TextIO | None = None
+        self,
+        kinds: Iterable[str],
+        directory: Path,
+        *,
+        progress: TextIO | None = None,
+        plane_directory: Path | None = None,
+        with_kwok: bool = False,
     ) -> None:
         self.kinds = list(kinds)
         self.directory = directory
         self.progress = progress
+        self.plane_directory = plane_directory or directory / "cluster"
+        self.with_kwok = with_kwok
         self.nodes: dict[str, RealNode] = {}
         self.registry: LabRegistry | None = None
+        self.plane: ControlPlane | None = None
+        self.tunables = KernelTunables()
 
     @property
     def key(self) -> Path:
@@ -680,6 +954,8 @@ class RealNodes:
                 _say(self.progress, f"  starting the lab registry at {self.registry.host}")
                 self.registry.start()
                 self.registry.push_lab_images()
+                plane = self._start_plane(self.registry.address)
+                self.tunables.hold()
                 taken = {link.name for link in Path("/sys/class/net").glob("ve-*")}
                 free = (i for i in range(1, 250) if f"ve-{MACHINE_PREFIX}{i}" not in taken)
                 for kind in self.kinds:
@@ -689,7 +965,22 @@ class RealNodes:
                         self.progress,
                         f"  booting {node.name} ({node.spec.description}) at {node.address}",
                     )
-                    node.start(tools, image, public_key, host_key, self.registry.host)
+                    node.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    kubeconfig = plane.client_kubeconfig(
+                        ClientIdentity(
+                            f"node-{node.name}", f"system:node:{node.name}", ("system:nodes",)
+                        ),
+                        node.directory / "kubelet.conf",
+                    )
+                    node.start(
+                        tools,
+                        image,
+                        public_key,
+                        host_key,
+                        self.registry.host,
+                        kubeconfig,
+                        plane.ca_certificate,
+                    )
             self.known_hosts.write_text(
                 "".join(
                     f"{node.address} {host_key_pub[0]} {host_key_pub[1]}\n"
@@ -699,17 +990,64 @@ class RealNodes:
             deadline = time.monotonic() + BOOT_TIMEOUT
             for node in self.nodes.values():
                 node.wait_ready(self.ssh_command(), deadline)
+            self._wait_nodes_ready(plane, deadline)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _start_plane(self, address: str) -> ControlPlane:
+        _say(self.progress, f"  starting the nodes' control plane ({NODE_PLANE_RELEASE.version})")
+        self.plane = ControlPlane(
+            directory=self.plane_directory,
+            with_kwok=self.with_kwok,
+            progress=self.progress,
+            release=NODE_PLANE_RELEASE,
+            address=address,
+        )
+        return self.plane.start()
+
+    def _wait_nodes_ready(self, plane: ControlPlane, deadline: float) -> None:
+        """Until every node's kubelet has registered its Node and reports Ready."""
+        client = client_for(plane.kubeconfig)
+        waiting: dict[str, str] = {}
+
+        def all_ready() -> bool:
+            waiting.clear()
+            for node in self.nodes.values():
+                try:
+                    status = client.get(f"/api/v1/nodes/{node.name}")["status"]
+                except KubeRequestError as error:
+                    waiting[node.name] = f"not registered ({error.status})"
+                    continue
+                ready = next(
+                    (c for c in status.get("conditions", []) if c["type"] == "Ready"), None
+                )
+                if ready is None or ready["status"] != "True":
+                    waiting[node.name] = (ready or {}).get("message", "no Ready condition")
+            return not waiting
+
+        try:
+            wait_until("every real node Ready", all_ready, max(deadline - time.monotonic(), 30))
+        except WaitTimeout:
+            detail = "; ".join(f"{name}: {why}" for name, why in waiting.items())
+            raise RealNodeError(
+                f"kubelets not Ready within {BOOT_TIMEOUT:.0f} s: {detail}"
+            ) from None
+
     def stop(self) -> None:
-        """Stop every node and the registry; remove the directory (keys, known hosts, node trees,
+        """Stop every node, their control plane and the registry; put the host's kernel tunables
+        back if no other lab holds them; remove the directory (keys, known hosts, node trees,
         the registry's storage)."""
+        for node in self.nodes.values():
+            node.halt()  # all at once: each takes seconds to halt
         for node in reversed(list(self.nodes.values())):
             node.stop()
         self.nodes.clear()
+        if self.plane is not None:
+            self.plane.stop()
+            self.plane = None
+        self.tunables.release()
         if self.registry is not None:
             self.registry.stop()
             self.registry = None
@@ -723,10 +1061,6 @@ class RealNodes:
 
     def specs(self) -> dict[str, NodeSpec]:
         return {node.name: node.spec for node in self.nodes.values()}
-
-    def runtime_versions(self) -> dict[str, str]:
-        """What each node's kubelet would report as containerRuntimeVersion."""
-        return {node.name: runtime_version(node.spec) for node in self.nodes.values()}
 
     def inventory_hosts(self) -> dict[str, dict[str, object]]:
         """Ansible host variables: SSH as root with the lab's key and known host key."""
@@ -748,14 +1082,6 @@ class RealNodes:
         return {"all": {"children": {"kube_nodes": {"hosts": self.inventory_hosts()}}}}
 
 
-def runtime_version(spec: NodeSpec) -> str:
-    """``docker://20.10.24`` for a node whose kubelet runs Docker through dockershim, else
-    ``containerd://<its build>``."""
-    if spec.with_dockershim:
-        return f"docker://{ensure_runtime('docker').upstream_version}"
-    return f"containerd://{ensure_runtime(spec.containerds[0].build).upstream_version}"
-
-
 def prepare_real_nodes(kinds: Iterable[str], *, stream: TextIO | None = None) -> None:
     """Fetch and build what booting ``kinds`` needs, so the boot itself takes seconds."""
     kinds = list(kinds)
@@ -765,8 +1091,10 @@ def prepare_real_nodes(kinds: Iterable[str], *, stream: TextIO | None = None) ->
     tools = ensure_nspawn_tools()
     ensure_node_image(tools, stream=stream)
     for kind in kinds:
-        spec = REAL_NODE_KINDS[kind]
-        for containerd in spec.containerds:
+        real_kind = REAL_NODE_KINDS[kind]
+        for containerd in real_kind.spec.containerds:
             ensure_runtime(containerd.build)
-        if spec.with_dockershim:
+        if real_kind.shim_socket:
             ensure_dockershim()
+    ensure_kubernetes_binary("kubelet", release=NODE_RELEASE)
+    ensure_control_plane(release=NODE_PLANE_RELEASE)

@@ -13,6 +13,7 @@ import pytest
 
 from kruise_cri.lab.cluster_objects import client_for
 from kruise_cri.lab.fleet import process_start_time
+from kruise_cri.lab.kubernetes_build import NODE_PLANE_RELEASE, NODE_RELEASE
 from tests.integration.procfs import process_running, processes_mentioning
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
@@ -107,12 +108,25 @@ def test_lab_up_with_real_nodes_assesses_them_over_ssh_and_down_removes_them(
         assert (
             "ansible_ssh_private_key_file" in inventory and "StrictHostKeyChecking=yes" in inventory
         )
-        nodes = client_for(status["kubeconfig"]).get("/api/v1/nodes")["items"]
+        kube = client_for(status["kubeconfig"])
+        assert kube.get("/version")["gitVersion"] == NODE_PLANE_RELEASE.version
+        assert status["cluster"]["kubernetes_version"] == NODE_PLANE_RELEASE.version
+        nodes = {n["metadata"]["name"]: n for n in kube.get("/api/v1/nodes")["items"]}
+        for name in real:  # registered by their own kubelets, not by kwok
+            assert "kwok.x-k8s.io/node" not in nodes[name]["metadata"].get("annotations", {})
+            assert nodes[name]["status"]["nodeInfo"]["kubeletVersion"] == NODE_RELEASE.version
         runtimes = {
-            n["metadata"]["name"]: n["status"]["nodeInfo"]["containerRuntimeVersion"] for n in nodes
+            name: node["status"]["nodeInfo"]["containerRuntimeVersion"]
+            for name, node in nodes.items()
         }
         assert runtimes["nspawn-containerd-1-4"] == "containerd://1.4.13"
-        assert runtimes["nspawn-docker-dockershim"] == "docker://20.10.24"
+        assert runtimes["nspawn-docker-dockershim"].startswith("docker://20.10.24")
+        # kruise-manager stays on kwok nodes; the daemon's DaemonSet reaches the real nodes.
+        pods = kube.get("/api/v1/namespaces/kruise-system/pods")["items"]
+        on_node = {p["spec"].get("nodeName"): p for p in pods if "daemon" in p["metadata"]["name"]}
+        assert set(real) <= set(on_node)
+        managers = [p for p in pods if "controller-manager" in p["metadata"]["name"]]
+        assert managers and all(p["spec"].get("nodeName") not in real for p in managers)
         report_dir = tmp_path / "r"
         assess = kruise_cri(
             "assess", "--lab", "--lab-dir", str(lab_dir), "--report-dir", str(report_dir)
@@ -128,8 +142,8 @@ def test_lab_up_with_real_nodes_assesses_them_over_ssh_and_down_removes_them(
             pod["node"]: pod["last_exit_code"]
             for pod in report["cluster"]["daemon"]["crash_looping"]
         }
-        assert crashing["nspawn-containerd-1-4"] == 2
-        assert crashing["nspawn-docker-dockershim"] == 255
+        assert crashing["node-containerd-1-4"] == 2  # kwok's, as the real daemon ends
+        assert crashing["node-docker-dockershim"] == 255
     finally:
         down = kruise_cri("lab", "down", "--lab-dir", str(lab_dir))
     assert down.returncode == 0, down.stdout + down.stderr

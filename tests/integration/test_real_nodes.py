@@ -1,6 +1,8 @@
 """Real nodes: Debian booted with systemd in systemd-nspawn, reached over SSH as production
 nodes are, with their runtimes as systemd units (Docker 20.10 with dockershim, containerd 1.4,
-containerd 1.7, Docker on its CRI-disabled containerd), pulling from the lab's own registry.
+containerd 1.7, Docker on its CRI-disabled containerd behind a cri-dockerd-style shim), pulling
+from the lab's own registry, and a real kubelet v1.23.17 in each that joins a v1.24.17 control
+plane and runs pods.
 
 cri_facts runs through Ansible over SSH with the node's own Python; the real kruise-daemon 1.5.5
 and 1.6.0 run against each node's /run; the model's verdicts must be what the daemons did.
@@ -8,6 +10,7 @@ and 1.6.0 run against each node's /run; the model's verdicts must be what the da
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,10 +20,14 @@ from typing import Any
 import pytest
 import yaml
 
+from kruise_cri.lab.cluster_objects import client_for
 from kruise_cri.lab.gotools import ensure_go_tool
+from kruise_cri.lab.kernel_tunables import KernelTunables
 from kruise_cri.lab.kruise_daemon_run import DaemonRun
+from kruise_cri.lab.kubernetes_build import NODE_PLANE_RELEASE, NODE_RELEASE
 from kruise_cri.lab.openkruise_build import OPENKRUISE_VERSIONS
 from kruise_cri.lab.real_nodes import REAL_NODE_KINDS, RealNodes, real_node_name
+from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import run_module
 from tests.integration.real_daemon_helpers import (
     assert_model_matches,
@@ -28,15 +35,12 @@ from tests.integration.real_daemon_helpers import (
     run_every_daemon_on_real_nodes,
     tail,
 )
-from tests.integration.remediation_helpers import kruise_plane_fixtures
+from tests.integration.remediation_helpers import package_charts
 
 pytestmark = pytest.mark.real_nodes
 
 KINDS = list(REAL_NODE_KINDS)
 NAMES = {kind: real_node_name(kind) for kind in KINDS}
-plane, kube, charts = kruise_plane_fixtures(
-    {name: ("containerd://1.7.24", "v1.28.15") for name in NAMES.values()}, "real-nodes"
-)
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +66,12 @@ def real_facts(inventory: Path) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def daemon_runs(
-    real_nodes: RealNodes, plane, charts, tmp_path_factory
-) -> dict[tuple[str, str], DaemonRun]:
+def daemon_runs(real_nodes: RealNodes, tmp_path_factory) -> dict[tuple[str, str], DaemonRun]:
+    """Each kruise-daemon version run on each node, against the nodes' own cluster (where they
+    are real Nodes) with OpenKruise's CRDs installed."""
+    plane = real_nodes.plane
+    assert plane is not None
+    charts = package_charts(plane, tmp_path_factory.mktemp("real-nodes-charts"))
     install_crds(plane, charts, tmp_path_factory.mktemp("real-nodes-values"))
     logs = tmp_path_factory.mktemp("logs")
     return run_every_daemon_on_real_nodes(real_nodes, Path(plane.kubeconfig), logs)
@@ -76,7 +83,8 @@ def test_nodes_are_machines_reached_over_ssh(real_nodes: RealNodes) -> None:
             [
                 *real_nodes.ssh_command(),
                 f"root@{node.address}",
-                "systemctl is-system-running; cat /proc/1/comm; hostname",
+                "systemctl is-system-running --wait; cat /proc/1/comm; hostname; "
+                "systemctl list-units --failed --plain --no-legend --no-pager >&2",
             ],
             capture_output=True,
             text=True,
@@ -85,12 +93,15 @@ def test_nodes_are_machines_reached_over_ssh(real_nodes: RealNodes) -> None:
         )
         assert completed.returncode == 0, completed.stderr
         state, init, hostname = completed.stdout.split()
-        assert (state, init, hostname) == ("running", "systemd", node.machine), kind
+        assert (state, init, hostname) == ("running", "systemd", node.machine), (
+            kind,
+            completed.stderr,
+        )
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_cri_facts_over_ssh(real_facts: dict[str, dict[str, Any]], kind: str) -> None:
-    spec = REAL_NODE_KINDS[kind]
+    spec = REAL_NODE_KINDS[kind].spec
     facts = real_facts[NAMES[kind]]
     compatible = {line for line, verdict in facts["kruise_daemon"].items() if verdict["compatible"]}
     assert compatible == spec.compatible_lines, {
@@ -116,7 +127,7 @@ def test_model_says_what_the_real_daemon_does_on_real_nodes(
     run = daemon_runs[(NAMES[kind], version)]
     assert_model_matches(run, real_facts[NAMES[kind]])
     if version == "v1.6.0":
-        assert run.exit_code == REAL_NODE_KINDS[kind].kruise_daemon_1_6_exit_code, tail(run)
+        assert run.exit_code == REAL_NODE_KINDS[kind].spec.kruise_daemon_1_6_exit_code, tail(run)
 
 
 def ssh(nodes: RealNodes, kind: str, command: str) -> str:
@@ -169,6 +180,82 @@ def test_containerd_pulls_through_cri_from_the_lab_registry(real_nodes: RealNode
     assert f"{registry.host}/pause:3.6" in listed.split()
 
 
+EXPECTED_RUNTIMES = {
+    "docker-dockershim": "docker://20.10.",
+    "containerd-1-4": "containerd://1.4.13",
+    "containerd-1-7": "containerd://1.7.24",
+    "docker-cri-off": "docker://20.10.",
+}
+
+
+def test_every_kubelet_joined_the_nodes_cluster(real_nodes: RealNodes) -> None:
+    assert real_nodes.plane is not None
+    kube = client_for(real_nodes.plane.kubeconfig)
+    assert kube.get("/version")["gitVersion"] == NODE_PLANE_RELEASE.version
+    for kind in KINDS:
+        node = kube.get(f"/api/v1/nodes/{NAMES[kind]}")
+        info = node["status"]["nodeInfo"]
+        assert info["kubeletVersion"] == NODE_RELEASE.version
+        assert info["containerRuntimeVersion"].startswith(EXPECTED_RUNTIMES[kind]), info
+        addresses = {a["type"]: a["address"] for a in node["status"]["addresses"]}
+        assert addresses["InternalIP"] == real_nodes.nodes[kind].address
+        ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "True", ready
+
+
+def test_pods_run_on_every_kind_from_the_lab_registry(real_nodes: RealNodes) -> None:
+    """A DaemonSet of Docker Hub's busybox (pulled through each runtime's mirror of the lab
+    registry, with the lab's pause image as sandbox) runs a pod on every node, on the pod
+    network, and its log comes back through the API server from the node's kubelet."""
+    assert real_nodes.plane is not None
+    kube = client_for(real_nodes.plane.kubeconfig)
+    labels = {"app": "lab-echo"}
+    kube.post(
+        "/apis/apps/v1/namespaces/default/daemonsets",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "metadata": {"name": "lab-echo"},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "echo",
+                                "image": "busybox:1.35",
+                                "command": ["sh", "-c", "echo hello from $(hostname); sleep 3600"],
+                            }
+                        ]
+                    },
+                },
+            },
+        },
+    )
+
+    def running() -> dict[str, dict[str, Any]] | None:
+        pods = kube.get("/api/v1/namespaces/default/pods", {"labelSelector": "app=lab-echo"})
+        by_node = {p["spec"].get("nodeName"): p for p in pods["items"]}
+        if all(
+            by_node.get(name, {}).get("status", {}).get("phase") == "Running"
+            for name in NAMES.values()
+        ):
+            return by_node
+        return None
+
+    by_node = wait_until("a running lab-echo pod on every real node", running, 120)
+    for kind in KINDS:
+        pod = by_node[NAMES[kind]]
+        assert pod["status"]["podIP"].startswith(real_nodes.nodes[kind].pod_subnet[:-4]), pod[
+            "status"
+        ]
+        log = kube.get_raw(
+            f"/api/v1/namespaces/default/pods/{pod['metadata']['name']}/log"
+        ).decode()
+        assert log.strip() == f"hello from {pod['metadata']['name']}", kind
+
+
 def test_stopping_leaves_nothing_behind(tmp_path: Path) -> None:
     directory = tmp_path / "one"
     with RealNodes(["containerd-1-7"], directory) as nodes:
@@ -176,9 +263,16 @@ def test_stopping_leaves_nothing_behind(tmp_path: Path) -> None:
         pid, link, root = node.process.pid, node.host_link, node.root
         assert nodes.registry is not None and nodes.registry.process is not None
         registry_pid, registry_address = nodes.registry.process.pid, nodes.registry.address
+        assert nodes.plane is not None
+        plane_pids = [c.process.pid for c in nodes.plane.components if c.process]
+        assert len(plane_pids) == 4  # etcd, kube-apiserver, controller-manager, scheduler
         assert Path(f"/sys/class/net/{link}").exists()
+        assert nodes.tunables.held
     assert not Path(f"/proc/{pid}").exists()
     assert not Path(f"/proc/{registry_pid}").exists()
+    assert not any(Path(f"/proc/{plane_pid}").exists() for plane_pid in plane_pids)
+    assert not nodes.tunables.held
+    assert os.getpid() not in KernelTunables().holders()
     loopback = subprocess.run(
         ["ip", "-o", "-4", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
     ).stdout

@@ -52,9 +52,14 @@ def test_nodes_pull_from_the_lab_registry() -> None:
     assert 'sandbox_image = "10.213.0.1:5000/pause:3.6"' in cri
     assert 'registry.mirrors."docker.io"]\n  endpoint = ["http://10.213.0.1:5000"]' in cri
     assert "restrict_oom_score_adj = true" in cri
-    spec = REAL_NODE_KINDS["docker-dockershim"]
+    spec = REAL_NODE_KINDS["docker-dockershim"].spec
     config = docker_daemon_json(spec, "10.213.0.1:5000")
     assert config["registry-mirrors"] == ["http://10.213.0.1:5000"]
     assert config["insecure-registries"] == ["10.213.0.1:5000"]
     assert config["exec-opts"] == spec.docker_daemon_json["exec-opts"]  # the rest is kept
     assert docker_daemon_json(spec, None) == spec.docker_daemon_json
+    restricted = docker_daemon_json(spec, None, oom_score_runtime=True)
+    assert restricted["default-runtime"] == "runc-oom-restricted"
+    assert restricted["runtimes"] == {
+        "runc-oom-restricted": {"path": "/usr/local/bin/runc-oom-restricted"}
+    }

@@ -8,12 +8,15 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
-from kruise_cri.lab.nodes import ContainerdSpec
+from kruise_cri.lab.nodes import CONFIG_PATH, FLAGS_PATH, ContainerdSpec
 from kruise_cri.lab.real_nodes import (
     CRI_OFF,
     CRI_ON,
     REAL_NODE_KINDS,
+    KubeletJoin,
+    host_can_lower_oom_scores,
     lay_out_node,
     node_sockets,
     parse_kinds,
@@ -34,33 +37,92 @@ def test_unknown_kinds_are_named_with_the_known_ones(text: str) -> None:
         parse_kinds(text)
 
 
-def test_docker_with_its_cri_disabled_containerd(tmp_path: Path) -> None:
-    spec = REAL_NODE_KINDS["docker-cri-off"]
-    lay_out_node(tmp_path, spec, "kcn9", "ssh-ed25519 AAAA test\n")
-    assert (tmp_path / "etc/hostname").read_text() == "kcn9\n"
-    keys = tmp_path / "root/.ssh/authorized_keys"
+def join(tmp_path: Path) -> KubeletJoin:
+    kubeconfig = tmp_path / "kubelet.kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    return KubeletJoin("nspawn-x", "10.213.9.2", kubeconfig, ca, "10.214.9.0/24")
+
+
+def test_docker_with_its_cri_disabled_containerd_behind_a_cri_dockerd_shim(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    kind = REAL_NODE_KINDS["docker-cri-off"]
+    lay_out_node(root, kind, "kcn9", "ssh-ed25519 AAAA test\n", "10.213.0.1:5000", join(tmp_path))
+    assert (root / "etc/hostname").read_text() == "kcn9\n"
+    keys = root / "root/.ssh/authorized_keys"
     assert keys.read_text() == "ssh-ed25519 AAAA test\n"
     assert oct(keys.stat().st_mode & 0o777) == "0o600"
-    assert (tmp_path / "etc/containerd/config.toml").read_text() == CRI_OFF
-    daemon_json = json.loads((tmp_path / "etc/docker/daemon.json").read_text())
-    assert daemon_json["insecure-registries"] == spec.docker_daemon_json["insecure-registries"]
-    # The image's own containerd (1.6): no binaries put beside it, no drop-in.
-    assert not (tmp_path / "usr/local/bin").exists()
-    assert not (tmp_path / "etc/systemd/system/containerd.service.d").exists()
-    wants = tmp_path / "etc/systemd/system/multi-user.target.wants"
-    assert os.readlink(wants / "kruise-cri-cgroups.service") == (
-        "/etc/systemd/system/kruise-cri-cgroups.service"
+    assert (root / "etc/containerd/config.toml").read_text() == CRI_OFF
+    daemon_json = json.loads((root / "etc/docker/daemon.json").read_text())
+    assert daemon_json["insecure-registries"] == ["10.213.0.1:5000"]
+    assert daemon_json["exec-opts"] == ["native.cgroupdriver=cgroupfs"]  # as the kubelet's
+    # The image's own containerd (1.6): no containerd binaries put beside it, no drop-in.
+    assert not list((root / "usr/local/bin").glob("containerd*"))
+    assert not (root / "etc/systemd/system/containerd.service.d").exists()
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    for unit in ("kruise-cri-cgroups.service", "cri-dockerd.service", "kubelet.service"):
+        assert os.readlink(wants / unit) == f"/etc/systemd/system/{unit}"
+    shim = (root / "etc/systemd/system/cri-dockerd.service").read_text()
+    assert "--listen=unix:///run/cri-dockerd.sock" in shim
+    assert "--pod-infra-container-image=10.213.0.1:5000/pause:3.6" in shim
+    assert not (root / "etc/systemd/system/docker.service").exists()  # not masked
+    assert node_sockets(kind) == [
+        "run/containerd/containerd.sock",
+        "run/docker.sock",
+        "run/cri-dockerd.sock",
+    ]
+
+
+def test_the_kubelet_is_laid_out_as_kubeadm_leaves_it(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    kind = REAL_NODE_KINDS["docker-dockershim"]
+    lay_out_node(root, kind, "kcn7", "key\n", "10.213.0.1:5000", join(tmp_path))
+    flags = (root / FLAGS_PATH.lstrip("/")).read_text()
+    assert flags == (
+        'KUBELET_KUBEADM_ARGS="--container-runtime=docker --network-plugin=cni '
+        '--pod-infra-container-image=10.213.0.1:5000/pause:3.6"\n'
     )
-    assert not (tmp_path / "etc/systemd/system/docker.service").exists()  # not masked
-    assert node_sockets(spec) == ["run/containerd/containerd.sock", "run/docker.sock"]
+    extra = (root / "etc/default/kubelet").read_text()
+    assert "--hostname-override=nspawn-x" in extra and "--node-ip=10.213.9.2" in extra
+    kubeconfig = root / "etc/kubernetes/kubelet.conf"
+    assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
+    config = yaml.safe_load((root / CONFIG_PATH.lstrip("/")).read_text())
+    assert config["cgroupDriver"] == "cgroupfs"
+    assert config["authentication"]["x509"]["clientCAFile"] == "/etc/kubernetes/pki/ca.crt"
+    assert os.access(root / "usr/bin/kubelet", os.X_OK)
+    assert (
+        "ExecStartPre=/bin/ln -sf /dev/console /dev/kmsg"
+        in (root / "etc/systemd/system/kubelet.service.d/20-kruise-cri-lab.conf").read_text()
+    )
+    # No standalone shim: the kubelet's own dockershim serves /run/dockershim.sock.
+    assert not (root / "etc/systemd/system/cri-dockerd.service").exists()
+    assert node_sockets(kind)[-1] == "run/dockershim.sock"
+    network = json.loads((root / "etc/cni/net.d/10-kruise-cri-lab.conflist").read_text())
+    assert network["plugins"][0]["ipam"]["ranges"] == [[{"subnet": "10.214.9.0/24"}]]
+    assert os.readlink(root / "opt/cni/bin") == "/usr/lib/cni"
+
+
+def test_docker_runs_runc_behind_the_oom_score_wrapper_only_where_the_host_needs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status = tmp_path / "status"
+    status.write_text("Name:\tx\nCapBnd:\t000001fffeffffff\n")  # this sandbox: no bit 24
+    assert not host_can_lower_oom_scores(status)
+    status.write_text("Name:\tx\nCapBnd:\t000001ffffffffff\n")
+    assert host_can_lower_oom_scores(status)
 
 
 def test_a_node_without_docker_masks_it(tmp_path: Path) -> None:
     # containerd 1.7's kind, on the image's own containerd so no build is fetched.
-    spec = dataclasses.replace(
-        REAL_NODE_KINDS["containerd-1-7"], containerds=(ContainerdSpec("containerd-1.6"),)
+    real_kind = REAL_NODE_KINDS["containerd-1-7"]
+    spec = dataclasses.replace(real_kind.spec, containerds=(ContainerdSpec("containerd-1.6"),))
+    root = tmp_path / "root"
+    lay_out_node(
+        root, dataclasses.replace(real_kind, spec=spec), "kcn8", "key\n", "r:5000", join(tmp_path)
     )
-    lay_out_node(tmp_path, spec, "kcn8", "key\n")
-    assert (tmp_path / "etc/containerd/config.toml").read_text() == CRI_ON
+    assert (root / "etc/containerd/config.toml").read_text().startswith(CRI_ON)
     for unit in ("docker.service", "docker.socket"):
-        assert os.readlink(tmp_path / "etc/systemd/system" / unit) == "/dev/null"
+        assert os.readlink(root / "etc/systemd/system" / unit) == "/dev/null"
