@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeRequestError,
 )
@@ -409,6 +410,41 @@ RestartSec=2
 [Install]
 WantedBy=multi-user.target
 """
+KUBE_PROXY_UNIT = """\
+[Unit]
+Description=kube-proxy: Services on this node (kruise-cri lab)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+ExecStart=/usr/local/bin/kube-proxy --config=/var/lib/kube-proxy/config.conf
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def kube_proxy_config(node_name: str) -> str:
+    """iptables mode, as kubeadm's ConfigMap sets it; conntrack left as the host has it (its
+    sysctls and module parameters are the host's)."""
+    config = {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": "/var/lib/kube-proxy/kubeconfig.conf"},
+        "mode": "iptables",
+        "clusterCIDR": f"{POD_SUBNET}.0.0/16",
+        "hostnameOverride": node_name,
+        "conntrack": {
+            "maxPerCore": 0,
+            "tcpEstablishedTimeout": "0s",
+            "tcpCloseWaitTimeout": "0s",
+        },
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
 # A container has no /dev/kmsg, which the kubelet's OOM watcher opens: the console stands in.
 KUBELET_LAB_DROPIN = """\
 [Unit]
@@ -495,6 +531,7 @@ class KubeletJoin:
     node_name: str
     node_ip: str
     kubeconfig: Path  # self-contained, with the node's client certificate
+    proxy_kubeconfig: Path  # the same for kube-proxy (system:kube-proxy)
     ca_certificate: Path
     pod_subnet: str  # CIDR of the node's bridge
 
@@ -520,7 +557,7 @@ def cni_config(pod_subnet: str) -> str:
                 "type": "bridge",
                 "bridge": "cni0",
                 "isGateway": True,
-                "ipMasq": False,
+                "ipMasq": True,
                 "ipam": {
                     "type": "host-local",
                     "ranges": [[{"subnet": pod_subnet}]],
@@ -528,6 +565,8 @@ def cni_config(pod_subnet: str) -> str:
                 },
             },
             {"type": "portmap", "capabilities": {"portMappings": True}},
+            # Docker sets the FORWARD policy to DROP: accept the pods' own traffic.
+            {"type": "firewall", "backend": "iptables"},
         ],
     }
     return json.dumps(config, indent=2) + "\n"
@@ -619,6 +658,15 @@ def lay_out_node(
     write("etc/systemd/system/kubelet.service", KUBELET_UNIT)
     write("etc/systemd/system/kubelet.service.d/20-kruise-cri-lab.conf", KUBELET_LAB_DROPIN)
     enable("kubelet.service")
+    # kube-proxy, so pods (kruise-manager and kruise-daemon among them) reach the `kubernetes`
+    # Service at its ClusterIP.
+    write("var/lib/kube-proxy/kubeconfig.conf", kubelet.proxy_kubeconfig.read_text(), 0o600)
+    write("var/lib/kube-proxy/config.conf", kube_proxy_config(kubelet.node_name))
+    proxy_path = root / "usr/local/bin/kube-proxy"
+    proxy_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ensure_kubernetes_binary("kube-proxy", release=NODE_RELEASE), proxy_path)
+    write("etc/systemd/system/kube-proxy.service", KUBE_PROXY_UNIT)
+    enable("kube-proxy.service")
 
 
 @dataclass
@@ -686,6 +734,7 @@ class RealNode:
         host_key: Path,
         registry: str,
         kubeconfig: Path,
+        proxy_kubeconfig: Path,
         ca_certificate: Path,
     ) -> None:
         for part in ("upper", "work", "root", "var-lib-docker", "var-lib-containerd"):
@@ -702,7 +751,14 @@ class RealNode:
                 str(self.root),
             ]
         )
-        join = KubeletJoin(self.name, self.address, kubeconfig, ca_certificate, self.pod_subnet)
+        join = KubeletJoin(
+            self.name,
+            self.address,
+            kubeconfig,
+            proxy_kubeconfig,
+            ca_certificate,
+            self.pod_subnet,
+        )
         lay_out_node(self.root, self.real_kind, self.machine, public_key, registry, join)
         ssh_dir = self.root / "etc/ssh"
         for old_key in ssh_dir.glob("ssh_host_*"):
@@ -734,7 +790,9 @@ class RealNode:
                 stdin=subprocess.DEVNULL,
                 stdout=console,
                 stderr=subprocess.STDOUT,
-                env=tools.nspawn_env(),
+                # /proc/sys/net writable (it is the node's own network namespace): kube-proxy
+                # and the CNI bridge set forwarding and route_localnet there.
+                env={**tools.nspawn_env(), "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"},
                 preexec_fn=die_with_parent,
             )
         deadline = time.monotonic() + BOOT_TIMEOUT
@@ -972,6 +1030,10 @@ class RealNodes:
                         ),
                         node.directory / "kubelet.conf",
                     )
+                    proxy_kubeconfig = plane.client_kubeconfig(
+                        ClientIdentity(f"kube-proxy-{node.name}", "system:kube-proxy"),
+                        node.directory / "kube-proxy.conf",
+                    )
                     node.start(
                         tools,
                         image,
@@ -979,6 +1041,7 @@ class RealNodes:
                         host_key,
                         self.registry.host,
                         kubeconfig,
+                        proxy_kubeconfig,
                         plane.ca_certificate,
                     )
             self.known_hosts.write_text(

@@ -203,10 +203,21 @@ def test_every_kubelet_joined_the_nodes_cluster(real_nodes: RealNodes) -> None:
         assert ready["status"] == "True", ready
 
 
-def test_pods_run_on_every_kind_from_the_lab_registry(real_nodes: RealNodes) -> None:
+# Through the `kubernetes` Service's ClusterIP, as in-cluster clients (kruise-manager,
+# kruise-daemon) reach the API server: kube-proxy's rules on the node, the bridge's masquerade.
+ECHO_AND_ASK_THE_API_SERVER = (
+    "echo hello from $(hostname); "
+    "wget -q -O - --no-check-certificate "
+    "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/version | grep gitVersion; "
+    "sleep 3600"
+)
+
+
+def test_pods_run_on_every_kind_and_reach_the_api_server(real_nodes: RealNodes) -> None:
     """A DaemonSet of Docker Hub's busybox (pulled through each runtime's mirror of the lab
     registry, with the lab's pause image as sandbox) runs a pod on every node, on the pod
-    network, and its log comes back through the API server from the node's kubelet."""
+    network; each reaches the API server through the `kubernetes` Service (kube-proxy), and its
+    log comes back through the API server from the node's kubelet."""
     assert real_nodes.plane is not None
     kube = client_for(real_nodes.plane.kubeconfig)
     labels = {"app": "lab-echo"}
@@ -225,7 +236,7 @@ def test_pods_run_on_every_kind_from_the_lab_registry(real_nodes: RealNodes) -> 
                             {
                                 "name": "echo",
                                 "image": "busybox:1.35",
-                                "command": ["sh", "-c", "echo hello from $(hostname); sleep 3600"],
+                                "command": ["sh", "-c", ECHO_AND_ASK_THE_API_SERVER],
                             }
                         ]
                     },
@@ -250,10 +261,15 @@ def test_pods_run_on_every_kind_from_the_lab_registry(real_nodes: RealNodes) -> 
         assert pod["status"]["podIP"].startswith(real_nodes.nodes[kind].pod_subnet[:-4]), pod[
             "status"
         ]
-        log = kube.get_raw(
-            f"/api/v1/namespaces/default/pods/{pod['metadata']['name']}/log"
-        ).decode()
-        assert log.strip() == f"hello from {pod['metadata']['name']}", kind
+        path = f"/api/v1/namespaces/default/pods/{pod['metadata']['name']}/log"
+
+        def logged_both(path: str = path) -> list[str] | None:
+            lines = kube.get_raw(path).decode().strip().splitlines()
+            return lines if len(lines) == 2 else None
+
+        hello, version = wait_until(f"the log of the pod on {kind}", logged_both, 30)
+        assert hello == f"hello from {pod['metadata']['name']}", kind
+        assert f'"gitVersion": "{NODE_PLANE_RELEASE.version}"' in version, kind
 
 
 def test_stopping_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -70,7 +70,7 @@ def test_the_real_nodes_kubelet_and_plane_keep_the_version_skew_policy():
     # the current release is too far ahead of v1.23 kubelets, the node plane is not.
     assert kb.CURRENT.minor - kb.NODE_RELEASE.minor > 2
     assert 0 <= kb.NODE_PLANE_RELEASE.minor - kb.NODE_RELEASE.minor <= 2
-    assert kb.NODE_RELEASE.commands == ("kubelet",)
+    assert kb.NODE_RELEASE.commands == ("kubelet", "kube-proxy")
     assert kb.NODE_PLANE_RELEASE.commands == kb.CONTROL_PLANE_COMMANDS
 
 

@@ -42,7 +42,7 @@ def join(tmp_path: Path) -> KubeletJoin:
     kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
     ca = tmp_path / "ca.crt"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
-    return KubeletJoin("nspawn-x", "10.213.9.2", kubeconfig, ca, "10.214.9.0/24")
+    return KubeletJoin("nspawn-x", "10.213.9.2", kubeconfig, kubeconfig, ca, "10.214.9.0/24")
 
 
 def test_docker_with_its_cri_disabled_containerd_behind_a_cri_dockerd_shim(
