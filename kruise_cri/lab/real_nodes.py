@@ -1,29 +1,35 @@
-"""Real lab nodes: Debian bookworm booted with systemd in systemd-nspawn, reached over SSH.
+"""Real lab nodes: Debian bookworm booted with systemd in systemd-nspawn, reached over SSH, each
+with a real kubelet v1.23.17 and kube-proxy that join the nodes' own v1.24.17 control plane.
 
 Where the host-root fleet (:mod:`kruise_cri.lab.fleet`) runs runtimes as processes of ours, a
-real node is a machine of its own: systemd as PID 1, containerd and Docker as its systemd units,
-sshd, its own network namespace on a veth pair, and its own ``/run`` (a tmpfs inside the node;
-the host reaches its sockets at ``/proc/<init>/root/run``). Playbooks reach it over SSH with a
-generated key and a known host key, exactly as they reach production nodes.
+real node is a machine of its own: systemd as PID 1, containerd, Docker, the kubelet and
+kube-proxy as its systemd units, sshd, its own network namespace on a veth pair, and its own
+``/run`` (a tmpfs inside the node; the host reaches its sockets at ``/proc/<init>/root/run``).
+Playbooks reach it over SSH with a generated key and a known host key, exactly as they reach
+production nodes.
 
-- **Image.** ``debootstrap --variant=minbase`` of bookworm plus docker.io, containerd, runc and
-  iptables installed with apt inside it (not booted), cached once under
+- **Image.** ``debootstrap --variant=minbase`` of bookworm plus docker.io, containerd, runc,
+  iptables and the CNI plugins installed with apt inside it (not booted), cached once under
   ``<cache>/nodes/<image>/`` (about a minute, 550 MB). debootstrap, systemd-nspawn and the
   systemd library it needs come from Debian's packages unpacked into the cache
   (:mod:`kruise_cri.lab.packages`), so the host needs neither installed.
+- **Cluster.** :class:`RealNodes` starts the lab registry and a control plane of
+  :data:`~kruise_cri.lab.kubernetes_build.NODE_PLANE_RELEASE` on the registry's lab address,
+  then issues each node's kubelet and kube-proxy a client certificate before it boots.
 - **A node** is an overlay of the image (ready in milliseconds) with real directories bound on
   ``/var/lib/docker`` and ``/var/lib/containerd`` (overlay cannot hold their snapshots); its
-  kind is a :class:`~kruise_cri.lab.nodes.NodeSpec`, the same description the host-root fleet
-  uses: which containerd build (binaries put in ``/usr/local/bin`` when it is not the image's
-  1.6), CRI on or off, Docker with its ``daemon.json``, dockershim as a unit, and the kubelet
-  files kubeadm leaves.
+  kind (:data:`REAL_NODE_KINDS`) is a :class:`~kruise_cri.lab.nodes.NodeSpec`, the description
+  the host-root fleet uses, and the kubelet's runtime flags. :func:`lay_out_node` writes it:
+  which containerd build (binaries put in ``/usr/local/bin`` when it is not the image's 1.6), CRI
+  on or off, Docker with its ``daemon.json``, a cri-dockerd-style shim, the kubelet as kubeadm
+  leaves it, kube-proxy, and the pods' CNI bridge.
 - **Boot.** ``systemd-nspawn --boot --register=no --keep-unit`` (there is no system bus on a
   host whose PID 1 is not systemd) with ``--network-veth``; a oneshot unit remounts the cgroup v1
-  controllers writable before containerd and Docker start. The node is up when SSH answers and
-  its runtimes' sockets exist.
-- **Stop.** SIGTERM to systemd-nspawn halts the node (about two seconds; a forced halt and
-  SIGKILL after that); the overlay is unmounted and the node's directory removed. The veth pair
-  goes with the node's network namespace.
+  controllers writable before containerd and Docker start. The node is up when SSH answers, its
+  runtimes' sockets exist and its Node is Ready.
+- **Stop.** SIGTERM to every systemd-nspawn halts the nodes (a forced halt and SIGKILL after
+  :data:`STOP_TIMEOUT`); the overlay is unmounted and the node's directory removed. The veth pair
+  goes with the node's network namespace; then the plane and the registry stop.
 """
 
 from __future__ import annotations
@@ -1159,5 +1165,6 @@ def prepare_real_nodes(kinds: Iterable[str], *, stream: TextIO | None = None) ->
             ensure_runtime(containerd.build)
         if real_kind.shim_socket:
             ensure_dockershim()
-    ensure_kubernetes_binary("kubelet", release=NODE_RELEASE)
+    for command in NODE_RELEASE.commands:  # the kubelet and kube-proxy
+        ensure_kubernetes_binary(command, release=NODE_RELEASE)
     ensure_control_plane(release=NODE_PLANE_RELEASE)
