@@ -97,9 +97,7 @@ def write_pki(
     )
     clients: dict[str, ClientCredentials] = {}
     for identity in identities:
-        attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in identity.groups]
-        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, identity.user))
-        certificate, key = issue(x509.Name(attributes), ExtendedKeyUsageOID.CLIENT_AUTH)
+        certificate, key = issue(client_subject(identity), ExtendedKeyUsageOID.CLIENT_AUTH)
         clients[identity.file_stem] = ClientCredentials(
             _write_certificate(directory / f"{identity.file_stem}.crt", certificate),
             _write_key(directory / f"{identity.file_stem}.key", key),
@@ -125,23 +123,30 @@ def write_pki(
     )
 
 
+def client_subject(identity: ClientIdentity) -> x509.Name:
+    """The groups as organisations, the user as common name: what the API server reads."""
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in identity.groups]
+    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, identity.user))
+    return x509.Name(attributes)
+
+
 def issue_client(pki: ControlPlanePki, identity: ClientIdentity) -> ClientCredentials:
     """A client certificate for ``identity`` from the plane's CA, written beside the others (a
     kubelet's ``system:node:<name>`` in ``system:nodes``, issued when its node joins)."""
+    directory = pki.ca_certificate.parent
+    if (directory / f"{identity.file_stem}.crt").exists():
+        raise FileExistsError(f"a certificate for {identity.file_stem!r} exists in {directory}")
     ca_certificate = x509.load_pem_x509_certificate(pki.ca_certificate.read_bytes())
     ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise TypeError(f"{pki.ca_key} is not the lab CA's ECDSA key")
     key = ec.generate_private_key(ec.SECP256R1())
-    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in identity.groups]
-    attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, identity.user))
     now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
     certificate = (
-        _builder(x509.Name(attributes), ca_certificate.subject, key.public_key(), now)
+        _builder(client_subject(identity), ca_certificate.subject, key.public_key(), now)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    directory = pki.ca_certificate.parent
     return ClientCredentials(
         _write_certificate(directory / f"{identity.file_stem}.crt", certificate),
         _write_key(directory / f"{identity.file_stem}.key", key),

@@ -3,16 +3,15 @@ verdict; shared by the host-root fleet's and the real nodes' tests."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import line_of
 
 from kruise_cri.lab.kruise_daemon_run import DaemonRun, run_kruise_daemon
 from kruise_cri.lab.openkruise_build import OPENKRUISE_VERSIONS, ensure_openkruise_binary
+from kruise_cri.lab.pki import ClientIdentity
 from kruise_cri.lab.real_nodes import RealNodes
 from tests.integration.remediation_helpers import helm_install
 
@@ -41,29 +40,19 @@ def run_every_daemon(
     return runs
 
 
-def self_contained_kubeconfig(kubeconfig: Path, target: Path) -> Path:
-    """``kubeconfig`` with the certificate and key files it names embedded (``*-data``), for a
-    node that cannot see the host's files. Written 0600."""
-    config = yaml.safe_load(kubeconfig.read_text())
-    embedded = {"certificate-authority", "client-certificate", "client-key"}
-    for section, key in (("clusters", "cluster"), ("users", "user")):
-        for entry in config.get(section) or []:
-            fields = entry.get(key) or {}
-            for name in embedded & set(fields):
-                data = (kubeconfig.parent / fields.pop(name)).read_bytes()
-                fields[f"{name}-data"] = base64.b64encode(data).decode()
-    target.touch(mode=0o600)
-    target.write_text(yaml.safe_dump(config))
-    return target
+# The daemons run outside a pod, with no service account: an administrator's certificate.
+DAEMON_RUNS = ClientIdentity("kruise-daemon-runs", "kruise-cri-daemon-runs", ("system:masters",))
 
 
 def run_every_daemon_on_real_nodes(
-    nodes: RealNodes, kubeconfig: Path, logs: Path
+    nodes: RealNodes, logs: Path
 ) -> dict[tuple[str, str], DaemonRun]:
     """Every kruise-daemon version on every booted node, inside the node's mount namespace with
-    the node's /run at /hostvarrun, as its DaemonSet's pod would run."""
+    the node's /run at /hostvarrun, as its DaemonSet's pod would run, against the nodes' own
+    cluster with a self-contained kubeconfig."""
+    assert nodes.plane is not None
     runs: dict[tuple[str, str], DaemonRun] = {}
-    portable = self_contained_kubeconfig(kubeconfig, logs / "kubeconfig")
+    portable = nodes.plane.client_kubeconfig(DAEMON_RUNS, logs / "kubeconfig")
     for version in OPENKRUISE_VERSIONS:
         binary = ensure_openkruise_binary("kruise-daemon", version)
         for node in nodes.nodes.values():

@@ -74,7 +74,7 @@ def daemon_runs(real_nodes: RealNodes, tmp_path_factory) -> dict[tuple[str, str]
     charts = package_charts(plane, tmp_path_factory.mktemp("real-nodes-charts"))
     install_crds(plane, charts, tmp_path_factory.mktemp("real-nodes-values"))
     logs = tmp_path_factory.mktemp("logs")
-    return run_every_daemon_on_real_nodes(real_nodes, Path(plane.kubeconfig), logs)
+    return run_every_daemon_on_real_nodes(real_nodes, logs)
 
 
 def test_nodes_are_machines_reached_over_ssh(real_nodes: RealNodes) -> None:
