@@ -58,6 +58,10 @@ def test_docker_with_its_cri_disabled_containerd_behind_a_cri_dockerd_shim(
     assert (root / "etc/containerd/config.toml").read_text() == CRI_OFF
     daemon_json = json.loads((root / "etc/docker/daemon.json").read_text())
     assert daemon_json["insecure-registries"] == ["10.213.0.1:5000"]
+    # runc behind the oom_score_adj wrapper exactly where this host needs it
+    wrapped = not host_can_lower_oom_scores()
+    assert ("default-runtime" in daemon_json) == wrapped
+    assert (root / "usr/local/bin/runc-oom-restricted").exists() == wrapped
     assert daemon_json["exec-opts"] == ["native.cgroupdriver=cgroupfs"]  # as the kubelet's
     # The image's own containerd (1.6): no containerd binaries put beside it, no drop-in.
     assert not list((root / "usr/local/bin").glob("containerd*"))
@@ -105,9 +109,7 @@ def test_the_kubelet_is_laid_out_as_kubeadm_leaves_it(tmp_path: Path) -> None:
     assert os.readlink(root / "opt/cni/bin") == "/usr/lib/cni"
 
 
-def test_docker_runs_runc_behind_the_oom_score_wrapper_only_where_the_host_needs_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_host_can_lower_oom_scores_only_with_cap_sys_resource(tmp_path: Path) -> None:
     status = tmp_path / "status"
     status.write_text("Name:\tx\nCapBnd:\t000001fffeffffff\n")  # this sandbox: no bit 24
     assert not host_can_lower_oom_scores(status)
