@@ -352,7 +352,12 @@ def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
             f" --kubeconfig {lab.kubeconfig_path}\n"
             f"Use it:     export KUBECONFIG={lab.kubeconfig_path}  (kubectl, helm, Ansible)\n"
             f"            kubectl: {ensure_kubernetes_binary('kubectl')}\n"
-            "Stop it:    kruise-cri lab down\n"
+            + (
+                f"Pin chart:  {lab.pin_chart}  (pin_kruise: -e kruise_cri_chart_ref=...)\n"
+                if lab.pin_chart
+                else ""
+            )
+            + "Stop it:    kruise-cri lab down\n"
         )
         return 0
     if args.lab_command == "prepare":

@@ -349,6 +349,10 @@ class ControlPlane:
             f"--service-account-key-file={pki.service_account_public_key}",
             f"--service-account-signing-key-file={pki.service_account_private_key}",
             f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            # The host runs no kube-proxy, so Service IPs lead nowhere from here: call webhooks
+            # (kruise-manager's) at their endpoints' addresses, as clusters without a proxy on
+            # their masters do.
+            "--enable-aggregator-routing=true",
             # The `kubernetes` Service cannot point at a loopback address.
             *(["--endpoint-reconciler-type=none"] if self.address == LOOPBACK else []),
             # Watch-list streams (a gate from v1.27) need etcd's progress notifications, which

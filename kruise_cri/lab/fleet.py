@@ -33,7 +33,11 @@ from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.dockershim_build import ensure_dockershim, start_dockershim
 from kruise_cri.lab.gotools import ensure_go_tool
 from kruise_cri.lab.kubernetes_build import ensure_control_plane, ensure_kubernetes_binary
-from kruise_cri.lab.lab_cluster import kubelet_runtime_version, seed_lab_cluster
+from kruise_cri.lab.lab_cluster import (
+    PIN_KRUISE_VERSION,
+    kubelet_runtime_version,
+    seed_lab_cluster,
+)
 from kruise_cri.lab.lab_dir import (
     LabDirError,
     check_private_file,
@@ -56,6 +60,7 @@ REAL_NODES_FILE = "real-nodes.json"
 REAL_NODES_DIR = "real-nodes"
 INVENTORY_FILE = "inventory.yml"
 CLUSTER_DIR = "cluster"
+CHARTS_DIR = "charts"  # the kruise charts a real-node lab installs and pins to
 SUPERVISOR_LOG = "supervisor.log"
 START_TIMEOUT = 300.0
 STOP_TIMEOUT = 60.0
@@ -265,6 +270,12 @@ class LabFleet:
     def kubernetes_version(self) -> str:
         cluster = self.state.get("cluster")
         return str(cluster["kubernetes_version"]) if isinstance(cluster, dict) else "unknown"
+
+    @property
+    def pin_chart(self) -> str | None:
+        """The OpenKruise 1.5.5 chart to pin to, where OpenKruise really runs (real nodes)."""
+        chart = self.state.get("pin_chart")
+        return str(chart) if chart else None
 
     @property
     def node_count(self) -> int:
@@ -509,6 +520,7 @@ def serve(lab_dir: Path) -> None:
             specs,
             fleet.runtime_versions(),
             real_nodes=list(real_nodes.specs()),
+            charts_directory=lab_dir / CHARTS_DIR,
             progress=sys.stdout,
         )
         python = node_python()
@@ -530,6 +542,12 @@ def serve(lab_dir: Path) -> None:
                 for name in fleet.roots
             },
             "registry": real_nodes.registry.host if real_nodes.registry else None,
+            # The chart pin_kruise takes (kruise_cri_chart_ref) where OpenKruise really runs.
+            "pin_chart": (
+                str(lab_dir / CHARTS_DIR / f"kruise-{PIN_KRUISE_VERSION}.tgz")
+                if real_nodes.kinds
+                else None
+            ),
             "real_nodes": {
                 node.name: {
                     "address": node.address,
@@ -552,6 +570,7 @@ def serve(lab_dir: Path) -> None:
     finally:
         plane.stop()
         shutil.rmtree(lab_dir / CLUSTER_DIR, ignore_errors=True)
+        shutil.rmtree(lab_dir / CHARTS_DIR, ignore_errors=True)
         real_nodes.stop()
         fleet.stop()
         (lab_dir / STATE_FILE).unlink(missing_ok=True)

@@ -38,3 +38,21 @@ def run_helm(
             f"{completed.stdout}{completed.stderr}"
         )
     return completed
+
+
+def package_kruise_chart(version: str, directory: Path, *, kubeconfig: Path | str = "") -> Path:
+    """The lab's chart packaged as OpenKruise ``version`` (``1.6.0``, ``1.5.5``; chart and app
+    version alike, as upstream numbers them): ``<directory>/kruise-<version>.tgz``."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_helm(
+        kubeconfig or "/dev/null",
+        "package",
+        str(KRUISE_CHART),
+        "--version",
+        version,
+        "--app-version",
+        version,
+        "-d",
+        str(directory),
+    )
+    return directory / f"kruise-{version}.tgz"

@@ -58,11 +58,12 @@ def ensure_openkruise_binary(command: str, version: str, *, cache: Path | None =
 
 
 def prepare_openkruise(*, cache: Path | None = None) -> dict[str, Path]:
-    """kruise-daemon of every version with a wrapper, by ``kruise-daemon-<version>``: what the
-    real-daemon tests run."""
+    """Both commands of every version with a wrapper, by ``<command>-<version>``: what the
+    real-daemon tests run and the lab's images hold."""
     return {
-        f"kruise-daemon-{version}": ensure_openkruise_binary("kruise-daemon", version, cache=cache)
+        f"{command}-{version}": ensure_openkruise_binary(command, version, cache=cache)
         for version in OPENKRUISE_VERSIONS
+        for command in OPENKRUISE_COMMANDS
     }
 
 

@@ -99,6 +99,14 @@ KUBELET_PATH = "/usr/bin/kubelet"
 # CRI v1alpha2 server cri-dockerd 0.2 is) listens there on the docker-cri-off kind.
 CRI_DOCKERD_SOCKET = "/run/cri-dockerd.sock"
 POD_SUBNET = "10.214"  # node N's pods: 10.214.N.0/24, on the node's own bridge
+DOCKER_POD_ACCESS_PATH = "etc/systemd/system/docker.service.d/20-kruise-cri-lab-pods.conf"
+# Docker sets FORWARD's policy to DROP, which keeps the API server from the webhooks of pods on
+# the node; DOCKER-USER is where Docker lets an admin open what it closes.
+DOCKER_POD_ACCESS_DROPIN = """\
+[Service]
+ExecStartPost=/bin/sh -c 'iptables -C DOCKER-USER -d {subnet} -j ACCEPT 2>/dev/null || \\
+  iptables -I DOCKER-USER -d {subnet} -j ACCEPT'
+"""
 CNI_NETWORK = "kruise-cri-lab"
 # Docker's own default cgroup driver. The kubelet's must match its runtime's, and the systemd
 # driver needs a systemd that owns the cgroup controllers, which the node's systemd does not.
@@ -630,6 +638,7 @@ def lay_out_node(
             write(OOM_SCORE_RUNC_PATH, OOM_SCORE_RUNC, 0o755)
         config = docker_daemon_json(spec, registry, oom_score_runtime=restrict)
         write("etc/docker/daemon.json", json.dumps(config, indent=2))
+        write(DOCKER_POD_ACCESS_PATH, DOCKER_POD_ACCESS_DROPIN.format(subnet=kubelet.pod_subnet))
     else:
         mask("docker.service")
         mask("docker.socket")
@@ -825,6 +834,9 @@ class RealNode:
     def _network(self, deadline: float) -> None:
         _run(["ip", "addr", "add", f"{self.gateway}/30", "dev", self.host_link])
         _run(["ip", "link", "set", self.host_link, "up"])
+        # The API server calls webhooks (kruise-manager's) at their pods' addresses; the route
+        # goes with the link when the node stops.
+        _run(["ip", "route", "add", self.pod_subnet, "via", self.address, "dev", self.host_link])
         inside = (
             f"ip link set lo up && ip addr add {self.address}/30 dev host0 && "
             f"ip link set host0 up && ip route add default via {self.gateway}"
@@ -1018,6 +1030,8 @@ class RealNodes:
                 _say(self.progress, f"  starting the lab registry at {self.registry.host}")
                 self.registry.start()
                 self.registry.push_lab_images()
+                _say(self.progress, "  pushing OpenKruise's images to the lab registry")
+                self.registry.push_kruise_images()
                 plane = self._start_plane(self.registry.address)
                 self.tunables.hold()
                 taken = {link.name for link in Path("/sys/class/net").glob("ve-*")}

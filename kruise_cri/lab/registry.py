@@ -13,7 +13,11 @@ The images are built here, from sources no registry is needed for:
 - ``pause:3.6``: ``build/pause/linux/pause.c`` of the Kubernetes module (v1.23.17, the version
   the kubelets and dockershim are built from), compiled statically with the host's gcc;
 - ``library/busybox:1.35``: Debian's ``busybox-static`` with the applets the tests use, for
-  workloads that are static binaries.
+  workloads that are static binaries;
+- ``openkruise/kruise-manager:v1.5.5`` and ``:v1.6.0``: ``/manager`` and ``/kruise-daemon`` built
+  from the kruise module (:mod:`kruise_cri.lab.openkruise_build`), laid out as upstream's image,
+  which the chart runs as both the manager Deployment and the daemon DaemonSet. Nodes pull them by
+  their Docker Hub name through the mirror, as a cluster behind a company mirror does.
 
 Each is one layer, written as a reproducible tar (fixed owners and times), pushed with the
 registry's HTTP API v2 (blob uploads, then a schema 2 manifest).
@@ -38,6 +42,7 @@ from pathlib import Path
 
 from kruise_cri.lab.buildcache import cache_root, go_binary, locked
 from kruise_cri.lab.controlplane import die_with_parent
+from kruise_cri.lab.openkruise_build import OPENKRUISE_VERSIONS, ensure_openkruise_binary
 from kruise_cri.lab.packages import ensure_runtime
 
 REGISTRY_PORT = 5000
@@ -45,6 +50,10 @@ SUBNET = "10.213.0"
 START_TIMEOUT = 30.0
 KUBERNETES_SOURCE = "k8s.io/kubernetes@v1.23.17"
 PAUSE_VERSION = "3.6"
+KRUISE_REPOSITORY = "openkruise/kruise-manager"
+NOBODY = 65534
+PASSWD = b"root:x:0:0:root:/root:/bin/ash\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n"
+GROUP = b"root:x:0:root\nnobody:x:65534:\n"
 BUSYBOX_APPLETS = ("sh", "echo", "sleep", "cat", "ls", "true", "false", "env", "hostname", "wget")
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_TYPE = "application/vnd.docker.container.image.v1+json"
@@ -61,6 +70,8 @@ class ImageFile:
     data: bytes | None = None  # None with ``link``: a symlink
     mode: int = 0o755
     link: str | None = None
+    directory: bool = False
+    owner: int = 0  # uid and gid
 
 
 def layer_tar(files: list[ImageFile]) -> bytes:
@@ -78,8 +89,12 @@ def layer_tar(files: list[ImageFile]) -> bytes:
                     info.type, info.mode = tarfile.DIRTYPE, 0o755
                     tar.addfile(info)
             info = tarfile.TarInfo(entry.path)
-            info.mode = entry.mode
-            if entry.link is not None:
+            info.mode, info.uid, info.gid = entry.mode, entry.owner, entry.owner
+            if entry.directory:
+                info.type = tarfile.DIRTYPE
+                directories.add(entry.path)
+                tar.addfile(info)
+            elif entry.link is not None:
                 info.type, info.linkname = tarfile.SYMTYPE, entry.link
                 tar.addfile(info)
             else:
@@ -89,10 +104,12 @@ def layer_tar(files: list[ImageFile]) -> bytes:
     return buffer.getvalue()
 
 
-def image_blobs(layer: bytes, run: dict[str, list[str]]) -> tuple[bytes, bytes, bytes]:
+def image_blobs(
+    layer: bytes, run: dict[str, list[str]], *, compresslevel: int = 9
+) -> tuple[bytes, bytes, bytes]:
     """(gzipped layer, config JSON, manifest JSON) of a one-layer linux/amd64 image; ``run``
     is its ``Entrypoint`` and/or ``Cmd``."""
-    compressed = gzip.compress(layer, mtime=0)
+    compressed = gzip.compress(layer, compresslevel=compresslevel, mtime=0)
     config = json.dumps(
         {
             "architecture": "amd64",
@@ -178,6 +195,23 @@ def busybox_image() -> tuple[bytes, dict[str, list[str]]]:
     return layer_tar(files), {"Cmd": ["sh"]}
 
 
+def kruise_image(version: str) -> tuple[bytes, dict[str, list[str]]]:
+    """OpenKruise ``version``'s manager image, laid out as kruise's Dockerfile lays it out: both
+    binaries at the paths the chart runs, ``/log`` (its protection log) and ``/tmp`` (its webhook
+    certificates) owned by ``nobody``, the user the manager runs as, and a passwd naming only
+    root and nobody. Upstream's Alpine base adds CA certificates and tzdata, which the lab's
+    plain-HTTP registry and UTC clocks do not need."""
+    files = [
+        ImageFile("manager", ensure_openkruise_binary("kruise-manager", version).read_bytes()),
+        ImageFile("kruise-daemon", ensure_openkruise_binary("kruise-daemon", version).read_bytes()),
+        ImageFile("log", directory=True, owner=NOBODY),
+        ImageFile("tmp", directory=True, owner=NOBODY),
+        ImageFile("etc/passwd", PASSWD, mode=0o644),
+        ImageFile("etc/group", GROUP, mode=0o644),
+    ]
+    return layer_tar(files), {"Entrypoint": ["/manager"]}
+
+
 class LabRegistry:
     """docker-registry on ``10.213.0.<index>:5000`` (an address on the host's loopback, which
     the nodes reach through their default route), storing in ``directory`` (removed by
@@ -245,9 +279,17 @@ class LabRegistry:
             time.sleep(0.2)
         raise RegistryError(f"docker-registry did not answer at {self.host} in {START_TIMEOUT} s")
 
-    def push(self, repository: str, tag: str, layer: bytes, run: dict[str, list[str]]) -> str:
+    def push(
+        self,
+        repository: str,
+        tag: str,
+        layer: bytes,
+        run: dict[str, list[str]],
+        *,
+        compresslevel: int = 9,
+    ) -> str:
         """Push a one-layer image; returns its manifest digest."""
-        compressed, config, manifest = image_blobs(layer, run)
+        compressed, config, manifest = image_blobs(layer, run, compresslevel=compresslevel)
         for blob in (compressed, config):
             self._put_blob(repository, blob)
         request = urllib.request.Request(
@@ -268,6 +310,16 @@ class LabRegistry:
         ):
             self.push(repository, tag, layer, run)
             pushed[f"{self.host}/{repository}:{tag}"] = repository
+        return pushed
+
+    def push_kruise_images(self) -> dict[str, str]:
+        """OpenKruise's manager image of every version the lab builds, by the name a node pulls
+        it with. Fast compression: the binaries are 150 MB a version, pushed on every start."""
+        pushed = {}
+        for version in OPENKRUISE_VERSIONS:
+            layer, run = kruise_image(version)
+            self.push(KRUISE_REPOSITORY, version, layer, run, compresslevel=1)
+            pushed[f"{self.host}/{KRUISE_REPOSITORY}:{version}"] = KRUISE_REPOSITORY
         return pushed
 
     def _put_blob(self, repository: str, blob: bytes) -> None:

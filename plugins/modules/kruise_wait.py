@@ -57,6 +57,12 @@ options:
     description: Seconds the state must hold in a row.
     type: int
     default: 10
+  crash_restarts:
+    description:
+      - Fail at once when a kruise-daemon pod of the DaemonSet's current template crash-loops and
+        has restarted this many times, instead of waiting out O(timeout). V(0) always waits.
+    type: int
+    default: 3
   interval:
     description: Seconds between two looks.
     type: float
@@ -117,6 +123,7 @@ ARGUMENT_SPEC = {
     "feature_gates": {"type": "str"},
     "timeout": {"type": "int", "default": 300},
     "stable_seconds": {"type": "int", "default": 10},
+    "crash_restarts": {"type": "int", "default": 3},
     "interval": {"type": "float", "default": 2.0},
 }
 

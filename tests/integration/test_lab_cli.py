@@ -10,10 +10,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
+    daemon_pod_state,
+)
 
 from kruise_cri.lab.cluster_objects import client_for
 from kruise_cri.lab.fleet import process_start_time
 from kruise_cri.lab.kubernetes_build import NODE_PLANE_RELEASE, NODE_RELEASE
+from kruise_cri.lab.waiting import wait_until
 from tests.integration.procfs import process_running, processes_mentioning
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
@@ -121,12 +125,23 @@ def test_lab_up_with_real_nodes_assesses_them_over_ssh_and_down_removes_them(
         }
         assert runtimes["nspawn-containerd-1-4"] == "containerd://1.4.13"
         assert runtimes["nspawn-docker-dockershim"].startswith("docker://20.10.24")
-        # kruise-manager stays on kwok nodes; the daemon's DaemonSet reaches the real nodes.
+        # The real kruise-manager 1.6.0 runs on the real node without Docker; the real
+        # kruise-daemon 1.6.0 crash-loops on both real nodes, as on their kwok twins.
         pods = kube.get("/api/v1/namespaces/kruise-system/pods")["items"]
-        on_node = {p["spec"].get("nodeName"): p for p in pods if "daemon" in p["metadata"]["name"]}
-        assert set(real) <= set(on_node)
         managers = [p for p in pods if "controller-manager" in p["metadata"]["name"]]
-        assert managers and all(p["spec"].get("nodeName") not in real for p in managers)
+        assert [p["spec"].get("nodeName") for p in managers] == ["nspawn-containerd-1-4"]
+        assert managers[0]["spec"]["containers"][0]["image"] == "openkruise/kruise-manager:v1.6.0"
+        assert Path(status["pin_chart"]).is_file()
+        assert f"Pin chart:  {status['pin_chart']}" in up.stdout
+
+        def real_daemons_crash_looping() -> bool:
+            pods = kube.get(
+                "/api/v1/namespaces/kruise-system/pods", {"labelSelector": "control-plane=daemon"}
+            )["items"]
+            states = {p["spec"].get("nodeName"): daemon_pod_state(p) for p in pods}
+            return all(states.get(name, {}).get("state") == "crash-looping" for name in real)
+
+        wait_until("the real kruise-daemons crash-looping", real_daemons_crash_looping, 180)
         report_dir = tmp_path / "r"
         assess = kruise_cri(
             "assess", "--lab", "--lab-dir", str(lab_dir), "--report-dir", str(report_dir)
@@ -144,6 +159,8 @@ def test_lab_up_with_real_nodes_assesses_them_over_ssh_and_down_removes_them(
         }
         assert crashing["node-containerd-1-4"] == 2  # kwok's, as the real daemon ends
         assert crashing["node-docker-dockershim"] == 255
+        assert crashing["nspawn-containerd-1-4"] == 2  # the real daemon's own exit
+        assert crashing["nspawn-docker-dockershim"] == 255
     finally:
         down = kruise_cri("lab", "down", "--lab-dir", str(lab_dir))
     assert down.returncode == 0, down.stdout + down.stderr

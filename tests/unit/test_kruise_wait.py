@@ -103,7 +103,8 @@ def test_crash_looping_pod_is_named_with_its_message():
     assert result["ready"] is False
     assert result["crash_looping_nodes"] == ["b"]
     assert any(
-        "kruise-daemon-b on b is crash-looping (7 restarts): CRI v1 not implemented" in problem
+        "kruise-daemon-b on b is crash-looping (7 restarts): CRI v1 not implemented (exit code 1)"
+        in problem
         for problem in result["problems"]
     )
 
@@ -207,6 +208,47 @@ def test_wait_gives_up_at_the_deadline_with_the_last_problems():
     assert result["crash_looping_nodes"] == ["a"]
 
 
+def test_wait_gives_up_early_when_a_new_daemon_pod_keeps_crashing():
+    clock = Clock()
+    # A 1.5.5 pod that restarted twice, then a third time; another node's pod still runs 1.6.
+    twice = pod("a", state="crash")
+    twice["status"]["containerStatuses"][0]["restartCount"] = 2
+    states = iter(
+        [Snapshot(deployment(), daemonset(), [twice, pod("b", image=IMAGE_16, state="crash")])] * 3
+        + [Snapshot(deployment(), daemonset(), [pod("a", state="crash")])] * 10
+    )
+    result = wait_until_ready(
+        lambda: next(states),
+        Expectation(version_line="1.5", crash_restarts=3),
+        timeout=600,
+        stable_seconds=5,
+        interval=2,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    assert result["ready"] is False
+    assert result["waited"] == 6.0
+    assert result["problems"] == [
+        "gave up after 6 s: the new kruise-daemon crash-loops",
+        "kruise-daemon-a on a is crash-looping (7 restarts): CRI v1 not implemented (exit code 1)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expect", "image"),
+    [
+        (Expectation(version_line="1.5"), IMAGE_15),  # the limit is off by default
+        (Expectation(version_line="1.5", crash_restarts=3), IMAGE_16),  # an old pod
+        (Expectation(daemon="any", crash_restarts=3), IMAGE_15),
+    ],
+)
+def test_crash_loops_that_do_not_end_the_wait_early(expect: Expectation, image: str):
+    result = evaluate(
+        Snapshot(deployment(), daemonset(), [pod("a", image=image, state="crash")]), expect
+    )
+    assert result["hopeless"] == []
+
+
 def test_wait_that_is_ready_but_not_long_enough_says_so():
     clock = Clock()
     states = iter([Snapshot(None, None, [])] * 4 + [Snapshot(deployment(), daemonset(), [])] * 9)
@@ -243,7 +285,7 @@ def test_a_new_manager_pod_that_crash_loops_is_named_old_ones_are_not():
     assert result["problems"] == [
         "kruise-controller-manager: 1 old replicas still running (the new ones are not available "
         "yet)",
-        "kruise-daemon-a on a is crash-looping (7 restarts): CRI v1 not implemented",
+        "kruise-daemon-a on a is crash-looping (7 restarts): CRI v1 not implemented (exit code 1)",
     ]
 
 

@@ -96,6 +96,25 @@ def containerd(version: str) -> dict[str, Any]:
     )
 
 
+def docker_behind_cri_dockerd() -> dict[str, Any]:
+    """Docker 20.10 served to the kubelet by cri-dockerd (CRI v1alpha2), its containerd's CRI
+    off: no kruise-daemon line starts there (the lab's docker-cri-off node, measured)."""
+    facts = node_facts(
+        runtime="docker",
+        socket="/run/cri-dockerd.sock",
+        runtime_version="20.10.24",
+        apis=("v1alpha2",),
+        lines=set(),
+        kubelet_version="v1.23.17",
+        docker={
+            "version": "20.10.24",
+            "daemon_json": {"registry_mirrors": [], "insecure_registries": []},
+        },
+    )
+    facts["endpoints"][0]["kind"] = "cri-dockerd"
+    return facts
+
+
 def docker(mirrors: tuple[str, ...] = ()) -> dict[str, Any]:
     """Docker 20.10 through the kubelet's dockershim (kubelet 1.23): CRI v1alpha2 only."""
     return node_facts(
@@ -298,6 +317,22 @@ SCENARIOS = {
             "upgrade to 1.6.0",
         ),
         commands=(PIN_CMD, MIGRATE_CMD.format("node-1")),
+    ),
+    "docker-the-bridge-cannot-serve-and-containerd-1.4": Scenario(
+        facts={
+            "node-1": docker_behind_cri_dockerd(),
+            "node-2": containerd("v1.4.13"),
+            "node-3": containerd("2.1.9"),
+        },
+        cluster=cluster(**CRR_IN_USE),
+        path="pin_1_5",
+        texts=(
+            "Migrate 1 Docker node to containerd first (1.5.5 cannot serve node-1 either), then "
+            "pin OpenKruise 1.5.5 as a bridge",
+            "kruise-daemon 1.5 fails on node-1 too",
+            "the pin would be rolled back",
+        ),
+        commands=(MIGRATE_CMD.format("node-1"), PIN_CMD),
     ),
     "installed-1.5.5-docker-and-containerd-1.4": Scenario(
         facts={"node-1": docker(), "node-2": containerd("v1.4.13")},

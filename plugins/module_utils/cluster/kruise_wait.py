@@ -4,7 +4,10 @@ on every node it is scheduled to (or gone), images of the expected line, the exp
 :func:`evaluate` is pure: it takes the objects as the API returns them and lists what is not yet
 as expected. :func:`wait_until_ready` polls through a ``read`` callable until the state has been as
 expected for ``stable_seconds`` in a row, or the deadline passes: a crash-looping kruise-daemon is
-Running (and briefly Ready) between restarts, so one good look proves nothing.
+Running (and briefly Ready) between restarts, so one good look proves nothing. It gives up early
+when a kruise-daemon pod of the new template has already restarted ``crash_restarts`` times: the
+kubelet's back-off only grows from there, and waiting out the deadline would keep a node without a
+working daemon for the whole of it.
 :func:`read_snapshot` is that ``read`` for a cluster, :func:`run_module` the kruise_wait module.
 """
 
@@ -51,6 +54,7 @@ class Expectation:
     version_line: str | None = None  # "1.5": manager (and daemon) images of that line
     feature_gates: str | None = None  # the manager's --feature-gates, compared normalised
     daemon: str = "present"  # present | absent | any
+    crash_restarts: int = 0  # give up once a new daemon pod crash-loops this often; 0: never
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,10 @@ def _pod_problem(state: Mapping[str, Any]) -> str | None:
     where = f"{state['pod']} on {state['node'] or 'no node yet'}"
     if state["state"] == "crash-looping":
         message = state["last_message"] or state["reason"] or "no message"
+        if state["last_exit_code"] not in (None, 0):
+            # Without a termination message the kubelet says only "Error"; the code tells a
+            # fatal exit (255) from a panic (2).
+            message = f"{message} (exit code {state['last_exit_code']})"
         return f"{where} is crash-looping ({state['restarts']} restarts): {message}"
     if state["state"] != "running":
         return f"{where} is {state['state']}, not Ready"
@@ -202,6 +210,26 @@ def daemon_problems(
     return problems
 
 
+def hopeless_daemon_pods(snapshot: Snapshot, expect: Expectation) -> list[str]:
+    """Daemon pods of the DaemonSet's current image that crash-loop and have restarted at least
+    ``expect.crash_restarts`` times, described; empty when that limit is 0 or none do."""
+    if not expect.crash_restarts or expect.daemon != "present" or snapshot.daemonset is None:
+        return []
+    index = container_index(snapshot.daemonset, "daemon", "kruise")
+    image = _containers(snapshot.daemonset)[index].get("image")
+    hopeless = []
+    for pod in _live(snapshot.daemon_pods):
+        containers = (pod.get("spec") or {}).get("containers") or []
+        state = daemon_pod_state(pod)
+        if (
+            image in [c.get("image") for c in containers]
+            and state["state"] == "crash-looping"
+            and state["restarts"] >= expect.crash_restarts
+        ):
+            hopeless.append(str(_pod_problem(state)))
+    return sorted(hopeless)
+
+
 def evaluate(snapshot: Snapshot, expect: Expectation) -> dict[str, Any]:
     manager = manager_problems(snapshot.deployment, expect, snapshot.manager_pods)
     daemon = daemon_problems(snapshot.daemonset, snapshot.daemon_pods, expect)
@@ -216,6 +244,7 @@ def evaluate(snapshot: Snapshot, expect: Expectation) -> dict[str, Any]:
         "manager_problems": manager,
         "daemon_problems": daemon,
         "crash_looping_nodes": crash_looping,
+        "hopeless": hopeless_daemon_pods(snapshot, expect),
     }
 
 
@@ -245,6 +274,12 @@ def wait_until_ready(
                 return {**result, "waited": round(now - started, 1), "checks": checks}
         else:
             ready_since = None
+        if result["hopeless"]:
+            result["problems"] = [
+                f"gave up after {now - started:.0f} s: the new kruise-daemon crash-loops",
+                *result["hopeless"],
+            ]
+            return {**result, "ready": False, "waited": round(now - started, 1), "checks": checks}
         if now >= deadline:
             if result["ready"] and ready_since is not None:
                 result["problems"] = [
@@ -347,8 +382,15 @@ def read_snapshot(
 def run_module(module: ClusterModule) -> dict[str, Any]:
     """The kruise_wait module's result; the task fails when the deadline passes."""
     params = module.params
-    if params["timeout"] < 0 or params["stable_seconds"] < 0 or params["interval"] <= 0:
-        module.fail_json(msg="timeout and stable_seconds must be 0 or more, interval above 0")
+    if (
+        params["timeout"] < 0
+        or params["stable_seconds"] < 0
+        or params["crash_restarts"] < 0
+        or params["interval"] <= 0
+    ):
+        module.fail_json(
+            msg="timeout, stable_seconds and crash_restarts must be 0 or more, interval above 0"
+        )
     if params["stable_seconds"] > params["timeout"]:
         module.fail_json(
             msg=f"stable_seconds {params['stable_seconds']} is longer than timeout "
@@ -373,6 +415,7 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
         version_line=params["version_line"],
         feature_gates=params["feature_gates"],
         daemon=params["daemon"],
+        crash_restarts=params["crash_restarts"],
     )
     try:
         result = wait_until_ready(

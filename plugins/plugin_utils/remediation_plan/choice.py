@@ -287,6 +287,26 @@ def _pin_as_bridge(ctx: Context, features: str) -> Choice:
         "then " + ", ".join(then or ["fix the remaining nodes"]) + f", and upgrade to {ctx.version}"
     )
     verb = "Stay on" if ctx.install.version == BRIDGE_RELEASE else "Pin"
+    # Docker nodes the bridge cannot serve either (Docker behind cri-dockerd, its containerd's
+    # CRI off): pinned first, their kruise-daemon 1.5.5 would crash-loop and the pin roll back.
+    first = [node for node in migratable if node.bridge_compatible is False]
+    if first:
+        reasons.insert(
+            2,
+            f"kruise-daemon {BRIDGE_LINE} fails on {joined_node_names(first)} too: pinned "
+            "before they are migrated, it would crash-loop there and the pin would be rolled back",
+        )
+        return Choice(
+            PIN,
+            f"Migrate {count(len(migratable), 'Docker node')} to containerd first "
+            f"({BRIDGE_RELEASE} cannot serve {joined_node_names(first)} either), then "
+            f"{verb.lower()} OpenKruise {BRIDGE_RELEASE} as a bridge; "
+            f"{'assess or fix' if unknown_others else 'fix'} the other nodes before moving "
+            f"to {ctx.version}.",
+            reasons,
+            [MIGRATE, PIN],
+            [],
+        )
     then_summary = [f"migrate {count(len(migratable), 'Docker node')} to containerd"]
     then_summary = then_summary if migratable else []
     then_summary.append(f"{'assess or fix' if unknown_others else 'fix'} the other nodes")

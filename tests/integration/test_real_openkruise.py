@@ -1,0 +1,286 @@
+"""OpenKruise really running on real nodes, nothing simulated: kruise-manager 1.6.0 as a pod with
+its webhook, kruise-daemon 1.6.0 as a DaemonSet on Docker with dockershim, containerd 1.4 and
+containerd 1.7 nodes (systemd-nspawn machines with real kubelets), installed with real helm from
+the lab's chart, the images pulled from the lab registry.
+
+The daemon's crash loops are its own (log, exit code); the report reads them; pin_kruise makes
+every daemon Ready on 1.5.5; disable_kruise_daemon removes them, and the real webhook then
+rejects a new ContainerRecreateRequest; enabling brings them back and a request is carried out.
+The tests run in file order on one cluster, each starting from where the one before left it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
+    KubeClient,
+    KubeRequestError,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
+    daemon_pod_state,
+)
+
+from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace
+from kruise_cri.lab.lab_cluster import install_real_kruise, pick_manager_node, web_pod
+from kruise_cri.lab.real_nodes import REAL_NODE_KINDS, RealNodes, real_node_name
+from kruise_cri.lab.waiting import wait_until
+from tests.integration.remediation_helpers import (
+    DAEMON,
+    MANAGER,
+    NAMESPACE,
+    container_of,
+    daemon_pods,
+    failed,
+    flag,
+    get_or_none,
+    helm_history,
+    pod_ready,
+    run_playbook,
+    succeeded,
+)
+
+pytestmark = pytest.mark.real_nodes
+
+# The three kinds 1.5.5 serves; docker-cri-off, which it does not, is test_real_nodes'.
+KINDS = ("docker-dockershim", "containerd-1-4", "containerd-1-7")
+NAMES = {kind: real_node_name(kind) for kind in KINDS}
+IMAGE = "openkruise/kruise-manager:v{}"
+# What the real daemon 1.6.0 prints last, by its exit code (measured: test_real_kruise_daemon).
+LAST_WORDS = {
+    255: "CRI v1 runtime API is not implemented",
+    2: "unknown service runtime.v1.ImageService",
+}
+PLAYBOOK_TIMEOUT = {"kruise_cri_timeout": 300}
+
+
+@dataclass
+class Lab:
+    nodes: RealNodes
+    kube: KubeClient
+    charts: dict[str, Path]
+    manager_node: str
+    directory: Path
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    directory = tmp_path_factory.mktemp("real-openkruise")
+    with RealNodes(list(KINDS), directory / "nodes", progress=sys.stderr) as nodes:
+        assert nodes.plane is not None
+        kube = client_for(nodes.plane.kubeconfig)
+        manager_node = pick_manager_node(nodes.specs())
+        charts = install_real_kruise(nodes.plane, kube, manager_node, directory / "charts")
+        yield Lab(nodes, kube, charts, manager_node, directory)
+
+
+def daemon_by_node(kube: KubeClient) -> dict[str, dict[str, Any]]:
+    return {p["spec"].get("nodeName"): p for p in daemon_pods(kube)}
+
+
+def every_daemon_ready(kube: KubeClient, version: str) -> bool:
+    pods = daemon_by_node(kube)
+    return set(pods) == set(NAMES.values()) and all(
+        pod_ready(pod) and pod["spec"]["containers"][0]["image"] == IMAGE.format(version)
+        for pod in pods.values()
+    )
+
+
+def crr(name: str, namespace: str = "shop") -> dict[str, Any]:
+    return {
+        "apiVersion": "apps.kruise.io/v1alpha1",
+        "kind": "ContainerRecreateRequest",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"podName": "web-0", "containers": [{"name": "app"}]},
+    }
+
+
+def crr_completed(kube: KubeClient, name: str) -> bool:
+    request = kube.get(
+        f"/apis/apps.kruise.io/v1alpha1/namespaces/shop/containerrecreaterequests/{name}"
+    )
+    return (request.get("status") or {}).get("phase") == "Completed"
+
+
+def app_restarts(kube: KubeClient) -> int:
+    pod = kube.get("/api/v1/namespaces/shop/pods/web-0")
+    return sum(s.get("restartCount", 0) for s in pod["status"].get("containerStatuses") or [])
+
+
+def test_manager_runs_with_its_webhook_on_the_node_without_docker(lab: Lab) -> None:
+    assert lab.manager_node == NAMES["containerd-1-7"]
+    manager = lab.kube.get(MANAGER)
+    assert container_of(manager, "manager")["image"] == IMAGE.format("1.6.0")
+    assert manager["status"]["readyReplicas"] == 1
+    # The manager itself filled in its serving certificate's CA and kept the webhook it serves.
+    webhooks = lab.kube.get(
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
+        "kruise-mutating-webhook-configuration"
+    )["webhooks"]
+    assert [w["name"] for w in webhooks] == ["mcontainerrecreaterequest.kb.io"]
+    assert webhooks[0]["clientConfig"]["caBundle"]
+
+
+def test_daemon_1_6_crash_loops_exactly_where_the_model_says(lab: Lab) -> None:
+    expected = {NAMES[k]: REAL_NODE_KINDS[k].spec.kruise_daemon_1_6_exit_code for k in KINDS}
+    assert sorted(code for code in expected.values() if code) == [2, 255]  # both ways to fail
+
+    def settled() -> dict[str, dict[str, Any]] | None:
+        states = {node: daemon_pod_state(pod) for node, pod in daemon_by_node(lab.kube).items()}
+        for node, code in expected.items():
+            state = states.get(node)
+            if state is None:
+                return None
+            if code is None and state["state"] != "running":
+                return None
+            if code is not None and (state["state"] != "crash-looping" or state["restarts"] < 2):
+                return None
+        return states
+
+    states = wait_until("the real kruise-daemons settled", settled, 240, interval=2)
+    for node, code in expected.items():
+        state = states[node]
+        if code is None:
+            assert state["restarts"] == 0, state
+            continue
+        assert state["last_exit_code"] == code, state
+        last_log = ""
+
+        def previous_log(pod: str = state["pod"], words: str = LAST_WORDS[code]) -> bool:
+            # The kubelet swaps the previous container at each restart; ask again then.
+            nonlocal last_log
+            try:
+                last_log = lab.kube.get_raw(
+                    f"/api/v1/namespaces/{NAMESPACE}/pods/{pod}/log",
+                    {"container": "daemon", "previous": "true"},
+                ).decode()
+            except KubeRequestError as error:
+                last_log = str(error)
+            return words in last_log
+
+        wait_until(f"{node}'s last daemon log", previous_log, 60, interval=1)
+        log = last_log
+        if code == 2:
+            assert "nil pointer dereference" in log, log[-2000:]
+
+
+def test_assess_reads_the_real_crash_loops(lab: Lab, tmp_path: Path) -> None:
+    assert lab.nodes.plane is not None
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump(lab.nodes.inventory()))
+    report_dir = tmp_path / "report"
+    assess = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("kruise-cri")),
+            "assess",
+            "-i",
+            str(inventory),
+            "--kubeconfig",
+            str(lab.nodes.plane.kubeconfig),
+            "--report-dir",
+            str(report_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert assess.returncode == 2, assess.stdout + assess.stderr  # incompatible nodes
+    report = json.loads((report_dir / "report.json").read_text())
+    crashing = {
+        pod["node"]: (pod["last_exit_code"], pod["cause"])
+        for pod in report["cluster"]["daemon"]["crash_looping"]
+    }
+    assert set(crashing) == {NAMES["docker-dockershim"], NAMES["containerd-1-4"]}
+    assert crashing[NAMES["docker-dockershim"]][0] == 255
+    assert crashing[NAMES["containerd-1-4"]][0] == 2
+    assert "panicked" in crashing[NAMES["containerd-1-4"]][1]
+    assert report["cluster"]["version"] == "1.6.0"
+    assert report["plan"]["recommendation"]["path"] == "pin_1_5"
+
+
+def test_the_real_webhook_admits_a_request_and_the_1_6_daemon_carries_it_out(lab: Lab) -> None:
+    ensure_namespace(lab.kube, "shop")
+    create_all(lab.kube, [web_pod(lab.manager_node)])
+    wait_until(
+        "pod shop/web-0 running",
+        lambda: (
+            lab.kube.get("/api/v1/namespaces/shop/pods/web-0")["status"].get("phase") == "Running"
+        ),
+        120,
+    )
+    with pytest.raises(KubeRequestError, match="no found Pod named nobody"):
+        lab.kube.post(
+            "/apis/apps.kruise.io/v1alpha1/namespaces/shop/containerrecreaterequests",
+            {**crr("for-nobody"), "spec": {"podName": "nobody", "containers": [{"name": "app"}]}},
+        )
+    lab.kube.post(
+        "/apis/apps.kruise.io/v1alpha1/namespaces/shop/containerrecreaterequests", crr("restart-1")
+    )
+    wait_until("restart-1 completed", lambda: crr_completed(lab.kube, "restart-1"), 120)
+    wait_until("app restarted", lambda: app_restarts(lab.kube) >= 1, 60)
+
+
+def test_pin_makes_every_real_daemon_ready_on_1_5_5(lab: Lab, tmp_path: Path) -> None:
+    assert lab.nodes.plane is not None
+    pinned = run_playbook(
+        "pin_kruise",
+        lab.nodes.plane,
+        {
+            "kruise_cri_chart_ref": str(lab.charts["1.5.5"]),
+            "kruise_cri_backup_dir": str(tmp_path / "backup"),
+            **PLAYBOOK_TIMEOUT,
+        },
+    )
+    assert succeeded(pinned)["failed"] == 0
+    assert [(h["revision"], h["chart"]) for h in helm_history(lab.nodes.plane)] == [
+        (1, "kruise-1.6.0"),
+        (2, "kruise-1.5.5"),
+    ]
+    assert container_of(lab.kube.get(MANAGER), "manager")["image"] == IMAGE.format("1.5.5")
+    assert every_daemon_ready(lab.kube, "1.5.5")
+    states = [daemon_pod_state(pod) for pod in daemon_by_node(lab.kube).values()]
+    assert all(s["state"] == "running" and s["restarts"] == 0 for s in states), states
+
+
+def test_disable_then_the_real_webhook_rejects_requests_and_enable_restores_them(
+    lab: Lab,
+) -> None:
+    assert lab.nodes.plane is not None
+    chart = {"kruise_cri_chart_ref": str(lab.charts["1.5.5"]), **PLAYBOOK_TIMEOUT}
+    # restart-1 shows the daemon's features in use: refused, unless forced.
+    refused = failed(run_playbook("disable_kruise_daemon", lab.nodes.plane, chart))
+    assert "daemon-dependent features are in use: 1 ContainerRecreateRequest" in refused
+
+    disabled = run_playbook(
+        "disable_kruise_daemon", lab.nodes.plane, {**chart, "kruise_cri_force": True}
+    )
+    succeeded(disabled)
+    assert get_or_none(lab.kube, DAEMON) is None and not daemon_pods(lab.kube)
+    gates = flag(container_of(lab.kube.get(MANAGER), "manager"), "--feature-gates")
+    assert gates is not None and "KruiseDaemon=false" in gates
+    with pytest.raises(KubeRequestError, match="feature-gate KruiseDaemon is not enabled"):
+        lab.kube.post(
+            "/apis/apps.kruise.io/v1alpha1/namespaces/shop/containerrecreaterequests",
+            crr("restart-2"),
+        )
+
+    enabled = run_playbook(
+        "disable_kruise_daemon", lab.nodes.plane, {**chart, "kruise_cri_direction": "enable"}
+    )
+    succeeded(enabled)
+    assert every_daemon_ready(lab.kube, "1.5.5")
+    restarts = app_restarts(lab.kube)
+    lab.kube.post(
+        "/apis/apps.kruise.io/v1alpha1/namespaces/shop/containerrecreaterequests", crr("restart-3")
+    )
+    wait_until("restart-3 completed", lambda: crr_completed(lab.kube, "restart-3"), 120)
+    wait_until("app restarted again", lambda: app_restarts(lab.kube) > restarts, 60)
