@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
+    CRASH_LOOP_RESTARTS,
     daemon_pod_state,
 )
 
@@ -139,9 +140,15 @@ def test_lab_up_with_real_nodes_assesses_them_over_ssh_and_down_removes_them(
                 "/api/v1/namespaces/kruise-system/pods", {"labelSelector": "control-plane=daemon"}
             )["items"]
             states = {p["spec"].get("nodeName"): daemon_pod_state(p) for p in pods}
-            return all(states.get(name, {}).get("state") == "crash-looping" for name in real)
+            # Between two crashes a pod runs for a few seconds; from CRASH_LOOP_RESTARTS on it
+            # reads as crash-looping then too, so the report below cannot catch it mid-restart.
+            return all(
+                states.get(name, {}).get("state") == "crash-looping"
+                and states[name]["restarts"] >= CRASH_LOOP_RESTARTS
+                for name in real
+            )
 
-        wait_until("the real kruise-daemons crash-looping", real_daemons_crash_looping, 180)
+        wait_until("the real kruise-daemons crash-looping", real_daemons_crash_looping, 300)
         report_dir = tmp_path / "r"
         assess = kruise_cri(
             "assess", "--lab", "--lab-dir", str(lab_dir), "--report-dir", str(report_dir)
