@@ -1146,9 +1146,17 @@ class RealNodes:
         return {node.name: node.spec for node in self.nodes.values()}
 
     def inventory_hosts(self) -> dict[str, dict[str, object]]:
-        """Ansible host variables: SSH as root with the lab's key and known host key."""
+        """Ansible host variables: SSH as root with the lab's key and known host key; on a
+        machine that cannot lower OOM scores, the containerd a migration configures keeps them
+        as the node's containerd does (see OOM_SCORE_RUNC)."""
+        restricted: dict[str, object] = (
+            {}
+            if host_can_lower_oom_scores()
+            else {"kruise_cri_containerd_runtime_options": {"restrict_oom_score_adj": True}}
+        )
         return {
             node.name: {
+                **restricted,
                 "ansible_host": node.address,
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": str(self.key),

@@ -108,14 +108,10 @@ def test_plans_from_hostvars_and_from_given_facts(tmp_path: Path) -> None:
     assert [node["name"] for node in plan["nodes"]] == ["node-1", "node-2", "node-3"]
     assert plan["nodes"][2]["source"] == "none"
     assert plan["recommendation"]["path"] == "pin_1_5"
-    # Shipped means playbooks/<name>.yml exists in the collection; migrate_runtime does not yet.
+    # Shipped means playbooks/<name>.yml exists in the collection: every path's playbook does.
     shipped = {path.stem for path in (REPO_ROOT / "playbooks").glob("*.yml")}
-    assert plan["recommendation"]["not_shipped"] == [
-        f"kruise_cri.remediation.{name}"
-        for name in ("pin_kruise", "migrate_runtime")
-        if name not in shipped
-    ]
-    assert "kruise_cri.remediation.migrate_runtime" in plan["recommendation"]["not_shipped"]
+    assert {"pin_kruise", "migrate_runtime", "disable_kruise_daemon"} <= shipped
+    assert plan["recommendation"]["not_shipped"] == []
 
     on_localhost = results["result-localhost"]["plan"]
     assert [node["name"] for node in on_localhost["nodes"]] == ["node-1", "node-2"]

@@ -75,6 +75,7 @@ _FLAGS_OF_INTEREST = (
     "container-runtime",
     "cgroup-driver",
     "config",
+    "pod-infra-container-image",
 )
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _WHOLE_VAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
@@ -515,6 +516,7 @@ def empty_kubelet_facts() -> dict[str, Any]:
         "version": None,
         "generation": None,
         "file_source": None,
+        "sandbox_image": None,
     }
 
 
@@ -625,6 +627,8 @@ def parse_kubelet(
         config_settings, more = parse_kubelet_config_file(files, config_path)
         findings.extend(more)
 
+    sandbox_word = flags.get("pod-infra-container-image")
+    facts["sandbox_image"] = sandbox_word.text if sandbox_word and sandbox_word.text else None
     runtime_flag = flags.get("container-runtime")
     facts["container_runtime_flag"] = runtime_flag.text if runtime_flag else None
     endpoint_word = flags.get("container-runtime-endpoint")
