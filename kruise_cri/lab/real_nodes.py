@@ -41,6 +41,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -85,6 +86,9 @@ BOOTSTRAP_INCLUDE = ("systemd", "systemd-sysv", "dbus", "openssh-server", "pytho
 IMAGE_PACKAGES = ("docker.io", "containerd", "runc", "iptables", "containernetworking-plugins")
 # The containerd the image's apt installs; other builds are put beside it in /usr/local/bin.
 IMAGE_CONTAINERD = "containerd-1.6"
+# What migrate_runtime upgrades the nodes' CRI v1alpha2-only containerd to, from a release archive.
+UPGRADE_CONTAINERD = "containerd-1.7"
+CRI_V1ALPHA2_ONLY_CONTAINERDS = frozenset({"containerd-1.4"})
 IMAGE_RECIPE = 1  # bump when the recipe below changes: the cached image is rebuilt
 SUBNET = "10.213"  # node N: host side 10.213.N.1/30, node side 10.213.N.2/30
 MACHINE_PREFIX = "kcn"
@@ -1145,6 +1149,18 @@ class RealNodes:
     def specs(self) -> dict[str, NodeSpec]:
         return {node.name: node.spec for node in self.nodes.values()}
 
+    def containerd_archive(self) -> Path:
+        """A release archive (``bin/`` as containerd's own) of :data:`UPGRADE_CONTAINERD`, what
+        migrate_runtime upgrades the nodes' containerd 1.5 or older from."""
+        build = ensure_runtime(UPGRADE_CONTAINERD)
+        path = self.directory / f"containerd-{build.upstream_version}-linux.tar.gz"
+        if not path.exists():
+            with tarfile.open(path, "w:gz", compresslevel=1) as archive:
+                for binary in sorted((build.root / "usr/bin").iterdir()):
+                    if binary.is_file() and binary.name.startswith(("containerd", "ctr")):
+                        archive.add(binary, arcname=f"bin/{binary.name}")
+        return path
+
     def inventory_hosts(self) -> dict[str, dict[str, object]]:
         """Ansible host variables: SSH as root with the lab's key and known host key; on a
         machine that cannot lower OOM scores, the containerd a migration configures keeps them
@@ -1154,9 +1170,19 @@ class RealNodes:
             if host_can_lower_oom_scores()
             else {"kruise_cri_containerd_runtime_options": {"restrict_oom_score_adj": True}}
         )
+        upgradable = {
+            node.name
+            for node in self.nodes.values()
+            if node.spec.containerds[0].build in CRI_V1ALPHA2_ONLY_CONTAINERDS
+        }
         return {
             node.name: {
                 **restricted,
+                **(
+                    {"kruise_cri_containerd_archive": str(self.containerd_archive())}
+                    if node.name in upgradable
+                    else {}
+                ),
                 "ansible_host": node.address,
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": str(self.key),

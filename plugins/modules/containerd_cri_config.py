@@ -211,7 +211,8 @@ def main():
         try:
             backup = FileBackup(params["backup_dir"])
             for path, _before, after in changes:
-                backup.write(path, after)
+                mode = os.stat(path).st_mode & 0o7777 if os.path.isfile(path) else 0o644
+                backup.write(path, after, mode)
         except (BackupError, OSError) as error:
             module.fail_json(msg="writing containerd's configuration: %s" % error, **result)
     module.exit_json(**result)

@@ -62,7 +62,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.file_backup import (
     BackupError,
     FileBackup,
-    read_text,
+    read_bytes,
 )
 
 
@@ -70,12 +70,21 @@ def pending(backup):
     """(path, now, original) of every saved file that differs from its original."""
     changes = []
     for path, entry in sorted(backup.entries.items()):
-        now = read_text(path) if os.path.isfile(path) else None
+        now = read_bytes(path) if os.path.isfile(path) else None
         copy = entry.get("copy")
-        original = read_text(os.path.join(backup.directory, copy)) if copy else None
+        original = read_bytes(os.path.join(backup.directory, copy)) if copy else None
         if now != original:
             changes.append((path, now, original))
     return changes
+
+
+def _shown(content):
+    """A file's content for a diff: its text, or a note for a binary."""
+    if content is None:
+        return ""
+    if b"\0" in content:
+        return "(binary, %d bytes)\n" % len(content)
+    return content.decode("utf-8", "replace")
 
 
 def main():
@@ -97,7 +106,12 @@ def main():
         result = dict(changed=bool(changes), files=[path for path, _now, _original in changes])
         if module._diff:
             result["diff"] = [
-                dict(before_header=path, after_header=path, before=now or "", after=original or "")
+                dict(
+                    before_header=path,
+                    after_header=path,
+                    before=_shown(now),
+                    after=_shown(original),
+                )
                 for path, now, original in changes
             ]
         if not module.check_mode:

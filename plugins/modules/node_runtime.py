@@ -35,6 +35,12 @@ options:
       - The value of kubeadm's CRI socket annotation, for example
         V(unix:///run/containerd/containerd.sock); set only where the annotation exists.
     type: str
+  reported_after:
+    description:
+      - The node's last heartbeat (RV(heartbeat)) read before the kubelet was started; the node
+        counts as Ready only on a status the kubelet posted after it, not on one from before
+        it was stopped.
+    type: str
   wait:
     description:
       - Wait for the node (and its DaemonSet pods); V(false) only sets the annotation.
@@ -78,6 +84,11 @@ ready:
   description: Whether the node is Ready.
   returned: always
   type: bool
+heartbeat:
+  description: The Ready condition's C(lastHeartbeatTime).
+  returned: always
+  type: str
+  sample: "2026-12-04T05:29:04Z"
 runtime_version:
   description: C(status.nodeInfo.containerRuntimeVersion).
   returned: always
@@ -109,6 +120,7 @@ ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
     "runtime": {"type": "str", "required": True},
     "cri_socket": {"type": "str"},
+    "reported_after": {"type": "str"},
     "wait": {"type": "bool", "default": True},
     "daemonset_pods": {"type": "bool", "default": True},
     "timeout": {"type": "int", "default": 300},

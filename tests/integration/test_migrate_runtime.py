@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,15 +28,18 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 
 from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace
 from kruise_cri.lab.lab_cluster import install_real_kruise, pick_manager_node
+from kruise_cri.lab.packages import ensure_runtime
 from kruise_cri.lab.real_nodes import RealNodes, real_node_name
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import VENV_BIN, ansible_env
 from tests.integration.remediation_helpers import daemon_pods, failed, flat, pod_ready
 
-pytestmark = pytest.mark.real_nodes
+# The playbook's logic runs on both ansible-core versions (scripts/test), unlike the lab's tests.
+pytestmark = [pytest.mark.real_nodes, pytest.mark.both_cores]
 
 DOCKER_NODE = real_node_name("docker-dockershim")
-KINDS = ("docker-dockershim", "containerd-1-7")
+OLD_CONTAINERD_NODE = real_node_name("containerd-1-4")
+KINDS = ("docker-dockershim", "containerd-1-4", "containerd-1-7")
 CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock"
 CRI_SOCKET_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
 STATE = "/var/lib/kruise-cri/runtime-migration/state.json"
@@ -75,7 +79,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         )
         ensure_namespace(kube, "shop")
         create_all(kube, [shop_deployment()])
-        wait_until("the shop's pods running", lambda: shop_running(kube, 2), 180)
+        wait_until("the shop's pods running", lambda: shop_running(kube, 2), 240)
         yield Lab(nodes, kube, inventory, manager_node)
 
 
@@ -118,8 +122,8 @@ def shop_running(kube: KubeClient, count: int) -> bool:
     return len(pods) == count and all(pod_ready(p) for p in pods)
 
 
-def on_node(lab: Lab, script: str) -> str:
-    address = lab.nodes.nodes["docker-dockershim"].address
+def on_node(lab: Lab, script: str, kind: str = "docker-dockershim") -> str:
+    address = lab.nodes.nodes[kind].address
     return subprocess.run(
         [*lab.nodes.ssh_command(), f"root@{address}", script],
         capture_output=True,
@@ -129,7 +133,9 @@ def on_node(lab: Lab, script: str) -> str:
     ).stdout
 
 
-def migrate_command(lab: Lab, variables: Mapping[str, Any], *args: str) -> list[str]:
+def migrate_command(
+    lab: Lab, variables: Mapping[str, Any], *args: str, target: str = DOCKER_NODE
+) -> list[str]:
     assert lab.nodes.plane is not None
     return [
         str(VENV_BIN / "ansible-playbook"),
@@ -137,7 +143,7 @@ def migrate_command(lab: Lab, variables: Mapping[str, Any], *args: str) -> list[
         "-i",
         str(lab.inventory),
         "--limit",
-        DOCKER_NODE,
+        target,
         "-e",
         json.dumps(
             {
@@ -151,9 +157,11 @@ def migrate_command(lab: Lab, variables: Mapping[str, Any], *args: str) -> list[
     ]
 
 
-def migrate(lab: Lab, *args: str, **variables: Any) -> subprocess.CompletedProcess[str]:
+def migrate(
+    lab: Lab, *args: str, target: str = DOCKER_NODE, **variables: Any
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        migrate_command(lab, variables, *args),
+        migrate_command(lab, variables, *args, target=target),
         env=ansible_env(),
         capture_output=True,
         text=True,
@@ -162,8 +170,8 @@ def migrate(lab: Lab, *args: str, **variables: Any) -> subprocess.CompletedProce
     )
 
 
-def node(lab: Lab) -> dict[str, Any]:
-    return lab.kube.get(f"/api/v1/nodes/{DOCKER_NODE}")
+def node(lab: Lab, name: str = DOCKER_NODE) -> dict[str, Any]:
+    return lab.kube.get(f"/api/v1/nodes/{name}")
 
 
 def ready(node_object: Mapping[str, Any]) -> bool:
@@ -172,11 +180,13 @@ def ready(node_object: Mapping[str, Any]) -> bool:
     )
 
 
-def node_recap(completed: subprocess.CompletedProcess[str]) -> dict[str, int]:
+def node_recap(
+    completed: subprocess.CompletedProcess[str], name: str = DOCKER_NODE
+) -> dict[str, int]:
     line = next(
         line
         for line in completed.stdout.split("PLAY RECAP")[-1].splitlines()
-        if line.startswith(DOCKER_NODE)
+        if line.startswith(name)
     )
     return {key: int(value) for key, value in (p.split("=") for p in line.split()[2:])}
 
@@ -195,9 +205,11 @@ def test_check_mode_shows_every_change_and_changes_nothing(lab: Lab) -> None:
     checked = migrate(lab, "--check", "--diff")
     assert checked.returncode == 0, checked.stdout[-6000:] + checked.stderr[-3000:]
     text = flat(checked)
-    assert '+ sandbox_image = "10.213.0.1:5000/pause:3.6"' in text
+    assert lab.nodes.registry is not None
+    registry = lab.nodes.registry.host
+    assert f'+ sandbox_image = "{registry}/pause:3.6"' in text
     assert "+ SystemdCgroup = false" in text
-    assert '+[host."http://10.213.0.1:5000"]' in text  # the mirror, as containerd reads it
+    assert f'+[host."http://{registry}"]' in text  # the mirror, as containerd reads it
     assert '+KUBELET_KUBEADM_ARGS="--container-runtime=remote' in text
     assert on_node(lab, NODE_SNAPSHOT) == before
     assert not node(lab)["spec"].get("unschedulable")
@@ -298,7 +310,8 @@ def test_the_node_runs_containerd_with_kruise_daemon_1_6_ready(lab: Lab) -> None
     assert f"--container-runtime=remote --container-runtime-endpoint={CONTAINERD_SOCKET}" in state
     assert "--network-plugin" not in state  # dockershim's own flag, fatal from 1.24
     assert '"status": "done"' in state
-    assert "10.213.0.1:5000\ndocker.io" in state
+    assert lab.nodes.registry is not None
+    assert f"{lab.nodes.registry.host}\ndocker.io" in state
     daemon = [p for p in daemon_pods(lab.kube) if p["spec"].get("nodeName") == DOCKER_NODE]
     assert len(daemon) == 1 and pod_ready(daemon[0])
     assert daemon[0]["status"]["containerStatuses"][0]["containerID"].startswith("containerd://")
@@ -335,3 +348,35 @@ def test_a_rerun_changes_nothing(lab: Lab) -> None:
     assert rerun.returncode == 0, rerun.stdout[-6000:]
     assert node_recap(rerun)["changed"] == 0
     assert "nothing to migrate" in flat(rerun)
+
+
+def test_containerd_1_4_is_upgraded_from_a_release_archive(lab: Lab, tmp_path: Path) -> None:
+    kind = "containerd-1-4"
+    config_before = on_node(lab, "sha256sum /etc/containerd/config.toml", kind)
+    # An archive of a containerd that serves only CRI v1alpha2 is refused in pre-flight.
+    old = tmp_path / "containerd-1.4.tar.gz"
+    with tarfile.open(old, "w:gz") as archive:
+        archive.add(containerd_binary("containerd-1.4"), arcname="bin/containerd")
+    refused = failed(
+        migrate(lab, target=OLD_CONTAINERD_NODE, kruise_cri_containerd_archive=str(old))
+    )
+    assert "is 1.4.13, which serves CRI v1alpha2 only" in refused
+    assert on_node(lab, "/usr/local/bin/containerd --version", kind).split()[2].startswith("1.4.13")
+    assert not node(lab, OLD_CONTAINERD_NODE)["spec"].get("unschedulable")
+    # The lab's inventory names the containerd 1.7 archive for this node.
+    upgraded = migrate(lab, target=OLD_CONTAINERD_NODE)
+    assert upgraded.returncode == 0, upgraded.stdout[-6000:] + upgraded.stderr[-3000:]
+    current = node(lab, OLD_CONTAINERD_NODE)
+    assert current["status"]["nodeInfo"]["containerRuntimeVersion"] == "containerd://1.7.24"
+    assert ready(current) and not current["spec"].get("unschedulable")
+    assert on_node(lab, "/usr/local/bin/containerd --version", kind).split()[2].startswith("1.7.24")
+    assert on_node(lab, "sha256sum /etc/containerd/config.toml", kind) == config_before
+    daemon = [p for p in daemon_pods(lab.kube) if p["spec"].get("nodeName") == OLD_CONTAINERD_NODE]
+    assert len(daemon) == 1 and pod_ready(daemon[0])
+    rerun = migrate(lab, target=OLD_CONTAINERD_NODE)
+    assert rerun.returncode == 0, rerun.stdout[-6000:]
+    assert node_recap(rerun, OLD_CONTAINERD_NODE)["changed"] == 0
+
+
+def containerd_binary(build: str) -> Path:
+    return ensure_runtime(build).root / "usr/bin/containerd"

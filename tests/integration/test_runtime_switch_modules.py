@@ -5,7 +5,9 @@ writes nothing, reruns change nothing, and the backups put every file back."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +132,44 @@ def test_the_kubelet_is_pointed_at_containerd_and_back(node: Path, tmp_path: Pat
     assert flags.read_text() == original
     nothing = call(node, "kubelet_runtime_endpoint", {**args, "files": [str(tmp_path / "x")]})
     assert nothing.get("failed") and "no kubelet file sets its arguments" in nothing["msg"]
+
+
+def release_archive(path: Path, build: str) -> Path:
+    """``bin/`` of a containerd build, as containerd's release archives lay it out."""
+    with tarfile.open(path, "w:gz", compresslevel=1) as archive:
+        for binary in sorted((ensure_runtime(build).root / "usr/bin").iterdir()):
+            archive.add(binary, arcname=f"bin/{binary.name}")
+    return path
+
+
+def test_containerd_is_upgraded_from_a_release_archive_and_back(node: Path, tmp_path: Path) -> None:
+    install_dir = tmp_path / "usr/local/bin"
+    install_dir.mkdir(parents=True)
+    for binary in (ensure_runtime("containerd-1.4").root / "usr/bin").iterdir():
+        shutil.copy2(binary, install_dir / binary.name)
+    args = {
+        "archive": str(release_archive(tmp_path / "containerd-1.7.tar.gz", "containerd-1.7")),
+        "install_dir": str(install_dir),
+        "backup_dir": str(tmp_path / "backup"),
+    }
+    preview = call(node, "containerd_binaries", args, "--check", "--diff")
+    assert preview["changed"] and not preview.get("failed"), preview
+    assert (preview["version_before"], preview["version_after"]) == ("1.4.13", "1.7.24")
+    version = [str(install_dir / "containerd"), "--version"]
+    assert "1.4.13" in subprocess.run(version, capture_output=True, text=True).stdout
+    done = call(node, "containerd_binaries", args)
+    assert done["changed"] and str(install_dir / "containerd") in done["installed"], done
+    assert "1.7.24" in subprocess.run(version, capture_output=True, text=True).stdout
+    assert not call(node, "containerd_binaries", args)["changed"]
+    restored = call(node, "node_file_backup", {"backup_dir": str(tmp_path / "backup")})
+    assert restored["changed"], restored
+    assert "1.4.13" in subprocess.run(version, capture_output=True, text=True).stdout
+    assert oct((install_dir / "containerd").stat().st_mode & 0o777) == "0o755"
+    old = release_archive(tmp_path / "containerd-1.4.tar.gz", "containerd-1.4")
+    refused = call(node, "containerd_binaries", {**args, "archive": str(old)})
+    assert refused.get("failed") and "is 1.4.13, which serves CRI v1alpha2 only" in refused["msg"]
+    empty = tmp_path / "empty.tar.gz"
+    with tarfile.open(empty, "w:gz"):
+        pass
+    missing = call(node, "containerd_binaries", {**args, "archive": str(empty)})
+    assert missing.get("failed") and "has no bin/containerd" in missing["msg"]

@@ -150,16 +150,28 @@ def test_the_node_must_be_ready_on_the_runtime_named() -> None:
         },
         "spec": {"unschedulable": True},
         "status": {
-            "conditions": [{"type": "Ready", "status": "True"}],
+            "conditions": [
+                {"type": "Ready", "status": "True", "lastHeartbeatTime": "2026-12-04T05:29:04Z"}
+            ],
             "nodeInfo": {"containerRuntimeVersion": "docker://20.10.24"},
         },
     }
     state = node_state(node)
-    assert state == {"ready": True, "runtime_version": "docker://20.10.24", "unschedulable": True}
+    assert state == {
+        "ready": True,
+        "heartbeat": "2026-12-04T05:29:04Z",
+        "runtime_version": "docker://20.10.24",
+        "unschedulable": True,
+    }
     assert node_problems(state, "containerd") == [
         "the node reports runtime docker://20.10.24, not containerd://"
     ]
     assert node_problems(state, "docker") == []
+    # A Ready posted before the kubelet was started again does not count.
+    assert node_problems(state, "docker", reported_after="2026-12-04T05:29:04Z") == [
+        "the kubelet has not reported the node's status since it was started"
+    ]
+    assert node_problems(state, "docker", reported_after="2026-12-04T05:28:50Z") == []
     socket = "unix:///run/containerd/containerd.sock"
     assert annotation_change(node, socket) == {
         "before": "/var/run/dockershim.sock",

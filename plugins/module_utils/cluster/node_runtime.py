@@ -25,14 +25,13 @@ PROBLEMS_SHOWN = 8
 
 
 def node_state(node: Mapping[str, Any]) -> dict[str, Any]:
-    """Ready, the runtime it reports (``containerd://1.6.20``), and unschedulable."""
+    """Ready, when the kubelet last reported it (``heartbeat``), the runtime it reports
+    (``containerd://1.6.20``), and unschedulable."""
     status = node.get("status") or {}
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
+    condition = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
     return {
-        "ready": ready,
+        "ready": condition.get("status") == "True",
+        "heartbeat": condition.get("lastHeartbeatTime"),
         "runtime_version": (status.get("nodeInfo") or {}).get("containerRuntimeVersion"),
         "unschedulable": bool((node.get("spec") or {}).get("unschedulable")),
     }
@@ -91,9 +90,16 @@ def daemonset_pod_problems(pods: Sequence[Mapping[str, Any]], runtime: str) -> l
     return problems
 
 
-def node_problems(state: Mapping[str, Any], runtime: str) -> list[str]:
+def node_problems(
+    state: Mapping[str, Any], runtime: str, reported_after: str | None = None
+) -> list[str]:
+    """What keeps the node from counting as Ready on ``runtime``; with ``reported_after`` (a
+    heartbeat read before the kubelet was started) a status the kubelet posted before its start,
+    which still says Ready, does not count."""
     problems = []
-    if not state["ready"]:
+    if reported_after and (state.get("heartbeat") or "") <= reported_after:
+        problems.append("the kubelet has not reported the node's status since it was started")
+    elif not state["ready"]:
         problems.append("the node is not Ready")
     if not str(state["runtime_version"] or "").startswith(f"{runtime}://"):
         problems.append(f"the node reports runtime {state['runtime_version']}, not {runtime}://")
@@ -149,7 +155,7 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
 
     def read() -> tuple[dict[str, Any], list[str]]:
         state = node_state(client.get(path))
-        problems = node_problems(state, runtime)
+        problems = node_problems(state, runtime, params["reported_after"])
         if not problems and params["daemonset_pods"]:
             pods = list(
                 client.list_items("/api/v1/pods", {"fieldSelector": f"spec.nodeName={name}"})

@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 __metaclass__ = type
 
@@ -23,9 +23,10 @@ class BackupError(Exception):
     pass
 
 
-def write_atomically(path: str, text: str, mode: int = 0o644) -> None:
-    """``text`` at ``path`` through a temporary file beside it, so a reader never sees half a
-    file; refuses a path that is a symlink (a planted link must not redirect the write)."""
+def write_atomically(path: str, content: Union[str, bytes], mode: int = 0o644) -> None:
+    """``content`` at ``path`` through a temporary file beside it, so a reader (or a service
+    starting) never sees half a file; refuses a path that is a symlink (a planted link must not
+    redirect the write)."""
     if os.path.islink(path):
         raise BackupError(
             "%s is a symbolic link; kruise-cri writes regular files only: replace the link by the "
@@ -34,8 +35,9 @@ def write_atomically(path: str, text: str, mode: int = 0o644) -> None:
     directory = os.path.dirname(path)
     handle, temporary = tempfile.mkstemp(prefix=".kruise-cri-", dir=directory)
     try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
         os.chmod(temporary, mode)
         os.rename(temporary, path)
     except BaseException:
@@ -44,14 +46,19 @@ def write_atomically(path: str, text: str, mode: int = 0o644) -> None:
         raise
 
 
-def read_text(path: str) -> Optional[str]:
+def read_bytes(path: str) -> Optional[bytes]:
     try:
-        with open(path) as stream:
+        with open(path, "rb") as stream:
             return stream.read()
     except (IOError, OSError) as error:
         if getattr(error, "errno", None) == 2:
             return None
         raise
+
+
+def read_text(path: str) -> Optional[str]:
+    data = read_bytes(path)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 class FileBackup:
@@ -104,15 +111,21 @@ class FileBackup:
         self.entries[path] = entry
         self._store()
 
-    def write(self, path: str, text: str, mode: int = 0o644) -> bool:
-        """``text`` at ``path``, its original saved first; whether the file changed."""
-        if read_text(path) == text and os.path.isfile(path) and not os.path.islink(path):
+    def write(self, path: str, content: Union[str, bytes], mode: int = 0o644) -> bool:
+        """``content`` at ``path`` with ``mode``, its original saved first; whether it changed."""
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        if (
+            os.path.isfile(path)
+            and not os.path.islink(path)
+            and read_bytes(path) == data
+            and stat.S_IMODE(os.stat(path).st_mode) == mode
+        ):
             return False
         self.save(path)
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             os.makedirs(directory, 0o755)
-        write_atomically(path, text, mode)
+        write_atomically(path, data, mode)
         return True
 
     def restore(self) -> List[str]:
@@ -129,14 +142,20 @@ class FileBackup:
                     if os.path.isdir(directory) and not os.listdir(directory):
                         os.rmdir(directory)
                 continue
-            original = read_text(os.path.join(self.directory, str(copy)))
+            original = read_bytes(os.path.join(self.directory, str(copy)))
             if original is None:
                 raise BackupError(
                     "the copy of %s is missing from %s; restore the file by hand"
                     % (path, self.directory)
                 )
-            if read_text(path) != original:
-                write_atomically(path, original, int(entry.get("mode") or 0o644))
+            mode = int(entry.get("mode") or 0o644)
+            current = os.stat(path) if os.path.isfile(path) else None
+            if (
+                read_bytes(path) != original
+                or current is None
+                or stat.S_IMODE(current.st_mode) != mode
+            ):
+                write_atomically(path, original, mode)
                 restored.append(path)
         return restored
 
