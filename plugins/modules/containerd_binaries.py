@@ -21,6 +21,8 @@ description:
   - Runs on the node with its own Python (3.6 or newer).
 version_added: 0.3.0
 author: kruise-cri maintainers
+extends_documentation_fragment:
+  - kruise_cri.remediation.node_backup
 options:
   archive:
     description:
@@ -33,11 +35,6 @@ options:
         C(/usr/local/bin)).
     type: path
     default: /usr/local/bin
-  backup_dir:
-    description:
-      - Where the binaries replaced are kept (made 0700).
-    type: path
-    default: /var/lib/kruise-cri/runtime-migration/backup
 attributes:
   check_mode:
     support: full
@@ -79,6 +76,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.file_backup import (
+    DEFAULT_BACKUP_DIR,
     BackupError,
     FileBackup,
     read_bytes,
@@ -120,7 +118,7 @@ def main():
         argument_spec=dict(
             archive=dict(type="path", required=True),
             install_dir=dict(type="path", default="/usr/local/bin"),
-            backup_dir=dict(type="path", default="/var/lib/kruise-cri/runtime-migration/backup"),
+            backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
         ),
         supports_check_mode=True,
     )

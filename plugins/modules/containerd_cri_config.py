@@ -27,6 +27,8 @@ description:
     touches the kubelet.
 version_added: 0.3.0
 author: kruise-cri maintainers
+extends_documentation_fragment:
+  - kruise_cri.remediation.node_backup
 options:
   sandbox_image:
     description:
@@ -72,11 +74,6 @@ options:
       - Where containerd's CRI plugin reads registry hosts (C(config_path)).
     type: path
     default: /etc/containerd/certs.d
-  backup_dir:
-    description:
-      - Where the originals are kept (made 0700).
-    type: path
-    default: /var/lib/kruise-cri/runtime-migration/backup
 attributes:
   check_mode:
     support: full
@@ -118,6 +115,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.file_backup import (
+    DEFAULT_BACKUP_DIR,
     BackupError,
     FileBackup,
     read_text,
@@ -160,7 +158,7 @@ def main():
             containerd_binary=dict(type="path", default="containerd"),
             config_file=dict(type="path", default="/etc/containerd/config.toml"),
             certs_dir=dict(type="path", default="/etc/containerd/certs.d"),
-            backup_dir=dict(type="path", default="/var/lib/kruise-cri/runtime-migration/backup"),
+            backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
         ),
         supports_check_mode=True,
     )

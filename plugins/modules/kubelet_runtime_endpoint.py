@@ -25,6 +25,8 @@ description:
     unit file or drop-in changed (RV(units_changed)), reload systemd before starting it.
 version_added: 0.3.0
 author: kruise-cri maintainers
+extends_documentation_fragment:
+  - kruise_cri.remediation.node_backup
 options:
   endpoint:
     description:
@@ -62,11 +64,6 @@ options:
       - /etc/systemd/system/kubelet.service.d/*.conf
       - /usr/lib/systemd/system/kubelet.service.d/*.conf
       - /lib/systemd/system/kubelet.service.d/*.conf
-  backup_dir:
-    description:
-      - Where the originals are kept (made 0700).
-    type: path
-    default: /var/lib/kruise-cri/runtime-migration/backup
 attributes:
   check_mode:
     support: full
@@ -99,6 +96,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.file_backup import (
+    DEFAULT_BACKUP_DIR,
     BackupError,
     FileBackup,
     read_text,
@@ -138,7 +136,7 @@ def main():
                     "/lib/systemd/system/kubelet.service.d/*.conf",
                 ],
             ),
-            backup_dir=dict(type="path", default="/var/lib/kruise-cri/runtime-migration/backup"),
+            backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
         ),
         supports_check_mode=True,
     )

@@ -20,6 +20,8 @@ description:
   - Runs on the node with its own Python (3.6 or newer).
 version_added: 0.3.0
 author: kruise-cri maintainers
+extends_documentation_fragment:
+  - kruise_cri.remediation.node_backup
 options:
   state:
     description:
@@ -27,11 +29,6 @@ options:
     type: str
     choices: [restored, discarded]
     default: restored
-  backup_dir:
-    description:
-      - Where the originals are kept.
-    type: path
-    default: /var/lib/kruise-cri/runtime-migration/backup
 attributes:
   check_mode:
     support: full
@@ -60,6 +57,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.file_backup import (
+    DEFAULT_BACKUP_DIR,
     BackupError,
     FileBackup,
     read_bytes,
@@ -91,7 +89,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type="str", choices=["restored", "discarded"], default="restored"),
-            backup_dir=dict(type="path", default="/var/lib/kruise-cri/runtime-migration/backup"),
+            backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
         ),
         supports_check_mode=True,
     )

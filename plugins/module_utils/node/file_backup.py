@@ -17,6 +17,8 @@ from typing import Dict, List, Optional, Union
 __metaclass__ = type
 
 MANIFEST = "manifest.json"
+# Where runtime_migration keeps the originals (the node modules' default, and the role's).
+DEFAULT_BACKUP_DIR = "/var/lib/kruise-cri/runtime-migration/backup"
 
 
 class BackupError(Exception):
