@@ -9,7 +9,7 @@ description:
   - Takes every node's C(kruise_cri) facts (from M(kruise_cri.remediation.cri_facts)) and,
     optionally, the cluster's C(kruise) facts (from M(kruise_cri.remediation.kruise_info)), and
     plans for a target OpenKruise version.
-  - Per node and per path - migrate Docker nodes to containerd, pin OpenKruise 1.5.5, disable
+  - Per node and per path - migrate to a CRI v1 containerd, pin OpenKruise 1.5.5, disable
     kruise-daemon, nothing to do - says whether the path fits and why, what it costs (daemon
     features lost, nodes drained, Helm changes) and how risky it is.
   - Recommends one path with the exact C(ansible-playbook) command lines. When that path's
@@ -131,6 +131,6 @@ plan:
     cluster_known: true
     recommendation:
       path: migrate_runtime
-      title: Migrate Docker nodes to containerd
+      title: Migrate to a containerd that serves CRI v1
       command: ansible-playbook kruise_cri.remediation.migrate_runtime -i INVENTORY --limit node-3
 """

@@ -35,6 +35,8 @@ CRASHING = {
     if node.kruise_daemon_1_6_exit_code is not None
 }
 DOCKER_NODES = sorted(node.name for node in NODES if node.with_dockershim)
+MIGRATE_TITLE = "Migrate to a containerd that serves CRI v1"
+ARCHIVE_VAR = "-e kruise_cri_containerd_archive=CONTAINERD_ARCHIVE"
 RENAMED = {"ctd-1-4": "node-containerd-1-4"}  # inventory host -> its Kubernetes node
 
 
@@ -131,7 +133,9 @@ def test_report_has_the_cluster(playbook_run) -> None:
     assert cluster["feature_use"]["summary"] == ["1 ContainerRecreateRequest"]
 
 
-def test_plan_recommends_pinning_1_5_5_as_a_bridge(playbook_run, renamed_inventory) -> None:
+def test_plan_recommends_migrating_every_node_1_6_cannot_serve(
+    playbook_run, renamed_inventory
+) -> None:
     _proc, report_dir = playbook_run
     plan = read_report(report_dir)["plan"]
     assert plan["cluster_known"] is True
@@ -142,15 +146,16 @@ def test_plan_recommends_pinning_1_5_5_as_a_bridge(playbook_run, renamed_invento
     assert all(node["source"] == "facts" for node in plan["nodes"])
     assert not [f for f in plan["findings"] if "not a node of the cluster" in f["message"]]
     recommendation = plan["recommendation"]
-    assert recommendation["path"] == "pin_1_5"
-    assert recommendation["steps"] == ["pin_1_5", "migrate_runtime"]
-    assert recommendation["command"] == (
-        f"ansible-playbook kruise_cri.remediation.pin_kruise -i {renamed_inventory} "
-        "-e kruise_cri_target_version=1.5.5"
-    )
-    assert recommendation["commands"][1] == (
+    # Docker nodes move to containerd, containerd 1.4 is upgraded: every node then runs 1.6.
+    assert recommendation["path"] == "migrate_runtime"
+    assert recommendation["steps"] == ["migrate_runtime"]
+    assert recommendation["commands"] == [
         f"ansible-playbook kruise_cri.remediation.migrate_runtime -i {renamed_inventory} "
-        f"--limit {','.join(DOCKER_NODES)}"
+        f"--limit {','.join(['ctd-1-4', *DOCKER_NODES])} {ARCHIVE_VAR}"
+    ]
+    assert recommendation["summary"].startswith(
+        f"Migrate 2 Docker nodes to containerd ({', '.join(DOCKER_NODES)}) and upgrade "
+        "containerd on 1 node (node-containerd-1-4)"
     )
     assert "1 ContainerRecreateRequest" in " ".join(recommendation["reasons"])
 
@@ -167,7 +172,7 @@ def test_report_pages_and_output_show_the_recommendation(playbook_run) -> None:
     assert markdown.index("## Recommendation") < markdown.index("## Summary")
     assert f"```sh\n{recommendation['command']}\n```" in markdown
     # The playbook's own summary, for runs without the CLI
-    assert "Recommendation: Pin OpenKruise 1.5.5\n" in proc.stdout
+    assert f"Recommendation: {MIGRATE_TITLE}\n" in proc.stdout
     assert f"  {recommendation['command']}\n" in proc.stdout
 
 
@@ -187,12 +192,12 @@ def test_cli_prints_the_recommendation_and_its_command(
     )
     assert result.returncode == 2, result.stdout + result.stderr
     after_summary = result.stdout.split(f"{len(NODES)} nodes: ", 1)[1]
-    assert "Recommendation: Pin OpenKruise 1.5.5 (risk medium)" in after_summary
+    assert f"Recommendation: {MIGRATE_TITLE} (risk " in after_summary
     assert (
-        f"  1. ansible-playbook kruise_cri.remediation.pin_kruise -i {fleet_inventory} "
-        "-e kruise_cri_target_version=1.5.5\n"
+        f"  ansible-playbook kruise_cri.remediation.migrate_runtime -i {fleet_inventory} "
+        f"--limit {','.join(['node-containerd-1-4', *DOCKER_NODES])} {ARCHIVE_VAR}\n"
     ) in after_summary
-    assert "2. ansible-playbook kruise_cri.remediation.migrate_runtime" in after_summary
+    assert "pin_kruise" not in after_summary
     assert read_report(tmp_path)["cluster"]["version"] == LAB_KRUISE_VERSION
 
 
@@ -222,7 +227,7 @@ def test_without_a_kubeconfig_the_plan_is_made_from_the_nodes_alone(
     assert report["cluster"] is None
     plan = report["plan"]
     assert plan["cluster_known"] is False
-    assert plan["recommendation"]["path"] == "pin_1_5"
-    assert "Recommendation: Pin OpenKruise 1.5.5" in result.stdout
+    assert plan["recommendation"]["path"] == "migrate_runtime"
+    assert f"Recommendation: {MIGRATE_TITLE}" in result.stdout
     page = (tmp_path / "report.html").read_text()
     assert 'id="cluster"' not in page and "from the node facts alone" in page

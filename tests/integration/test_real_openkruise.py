@@ -208,7 +208,8 @@ def test_assess_reads_the_real_crash_loops(lab: Lab, tmp_path: Path) -> None:
     assert crashing[NAMES["containerd-1-4"]][0] == 2
     assert "panicked" in crashing[NAMES["containerd-1-4"]][1]
     assert report["cluster"]["version"] == "1.6.0"
-    assert report["plan"]["recommendation"]["path"] == "pin_1_5"
+    # Every node 1.6 cannot serve runs Docker or containerd 1.4: migrate_runtime fixes them all.
+    assert report["plan"]["recommendation"]["path"] == "migrate_runtime"
 
 
 def test_the_real_webhook_admits_a_request_and_the_1_6_daemon_carries_it_out(lab: Lab) -> None:

@@ -59,7 +59,7 @@ def test_markdown_opens_with_the_recommendation_and_its_command() -> None:
     assert "### Crash-looping kruise-daemon pods (2)" in cluster
     ways_out = text[positions[4] : positions[5]]
     assert "| **Pin OpenKruise 1.5.5** (recommended) | partly |" in ways_out
-    assert "| **Migrate Docker nodes to containerd** (then) |" in ways_out
+    assert "| **Migrate to a containerd that serves CRI v1** (then) |" in ways_out
     assert "Every assessed node (5)" not in ways_out  # the node-only statement gives way
     for block in text.split("\n\n"):
         rows = [line for line in block.splitlines() if line.startswith("|")]

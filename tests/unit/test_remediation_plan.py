@@ -22,6 +22,9 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.inputs import (
     parse_target_version,
 )
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.node_from_facts import (
+    node_from_facts,
+)
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.plan import (
     build_plan,
 )
@@ -93,6 +96,19 @@ def containerd(version: str) -> dict[str, Any]:
         runtime_version=version,
         apis=apis,
         lines=lines,
+    )
+
+
+def old_crio() -> dict[str, Any]:
+    """CRI-O 1.19: CRI v1alpha2 only, and not a runtime migrate_runtime changes: only a bridge
+    (1.5.5) or disabling helps it."""
+    return node_facts(
+        runtime="cri-o",
+        socket="/run/crio/crio.sock",
+        runtime_version="1.19.0",
+        apis=("v1alpha2",),
+        lines={"1.4", "1.5"},
+        kubelet_version="v1.19.16",
     )
 
 
@@ -255,6 +271,7 @@ class Scenario:
 
 
 MIGRATE_CMD = "ansible-playbook kruise_cri.remediation.migrate_runtime -i INVENTORY --limit {}"
+UPGRADE_CMD = MIGRATE_CMD + " -e kruise_cri_containerd_archive=CONTAINERD_ARCHIVE"
 PIN_CMD = (
     "ansible-playbook kruise_cri.remediation.pin_kruise -i INVENTORY "
     "-e kruise_cri_target_version=1.5.5"
@@ -308,20 +325,43 @@ SCENARIOS = {
     "docker-and-containerd-1.4-crr-in-use": Scenario(
         facts={"node-1": docker(), "node-2": containerd("v1.4.13"), "node-3": containerd("2.1.9")},
         cluster=cluster(**CRR_IN_USE),
+        path="migrate_runtime",
+        texts=(
+            "Migrate 1 Docker node to containerd (node-1) and upgrade containerd on 1 node "
+            "(node-2): kruise-daemon 1.6 then works everywhere",
+            "node-1 runs the kubelet on Docker, node-2 containerd 1.5 or older",
+            "replace CONTAINERD_ARCHIVE with its path",
+        ),
+        drained=("node-1", "node-2"),
+        commands=(UPGRADE_CMD.format("node-1,node-2"),),
+    ),
+    "containerd-1.4-only": Scenario(
+        facts={"node-1": containerd("v1.4.13"), "node-2": containerd("v1.7.24")},
+        cluster=cluster(**CRR_IN_USE),
+        path="migrate_runtime",
+        texts=(
+            "Upgrade containerd on 1 node (node-1)",
+            "it runs containerd 1.5 or older, which a containerd 1.6 or newer replaces in place",
+        ),
+        drained=("node-1",),
+        commands=(UPGRADE_CMD.format("node-1"),),
+    ),
+    "docker-and-old-cri-o-crr-in-use": Scenario(
+        facts={"node-1": docker(), "node-2": old_crio(), "node-3": containerd("2.1.9")},
+        cluster=cluster(**CRR_IN_USE),
         path="pin_1_5",
         texts=(
             "Pin OpenKruise 1.5.5 now as a bridge; migrate 1 Docker node to containerd and fix "
             "the other nodes before moving to 1.6.0",
-            "node-2: not a Docker node: containerd 1.4.13 serves only CRI v1alpha2",
-            "upgrade containerd to 1.6 or newer on node-2",
-            "upgrade to 1.6.0",
+            "node-2: not a Docker node (cri-o)",
+            "then migrate 1 Docker node to containerd (node-1), and upgrade to 1.6.0",
         ),
         commands=(PIN_CMD, MIGRATE_CMD.format("node-1")),
     ),
-    "docker-the-bridge-cannot-serve-and-containerd-1.4": Scenario(
+    "docker-the-bridge-cannot-serve-and-old-cri-o": Scenario(
         facts={
             "node-1": docker_behind_cri_dockerd(),
-            "node-2": containerd("v1.4.13"),
+            "node-2": old_crio(),
             "node-3": containerd("2.1.9"),
         },
         cluster=cluster(**CRR_IN_USE),
@@ -334,8 +374,8 @@ SCENARIOS = {
         ),
         commands=(MIGRATE_CMD.format("node-1"), PIN_CMD),
     ),
-    "installed-1.5.5-docker-and-containerd-1.4": Scenario(
-        facts={"node-1": docker(), "node-2": containerd("v1.4.13")},
+    "installed-1.5.5-docker-and-old-cri-o": Scenario(
+        facts={"node-1": docker(), "node-2": old_crio()},
         cluster=cluster(version="1.5.5", **CRR_IN_USE),
         path="pin_1_5",
         texts=("Stay on OpenKruise 1.5.5 now as a bridge",),
@@ -431,9 +471,12 @@ SCENARIOS = {
             ),
             **CRR_IN_USE,
         ),
-        path="pin_1_5",
-        texts=("then migrate the Docker nodes (node-docker)", "on node-ctd14"),
-        commands=(PIN_CMD, MIGRATE_CMD.format("node-docker")),
+        path="migrate_runtime",
+        texts=(
+            "Migrate 1 Docker node to containerd (node-docker) and upgrade containerd on 1 node "
+            "(node-ctd14)",
+        ),
+        commands=(UPGRADE_CMD.format("node-ctd14,node-docker"),),
     ),
 }
 
@@ -525,19 +568,38 @@ def test_pin_drops_feature_gates_that_1_5_5_does_not_know() -> None:
 
 
 def test_migrate_costs_and_risks() -> None:
-    facts = {"node-1": docker(mirrors=("https://mirror.example",)), "node-2": containerd("1.4.13")}
+    facts = {
+        "node-1": docker(mirrors=("https://mirror.example",)),
+        "node-2": containerd("1.4.13"),
+        "node-3": old_crio(),
+    }
     plan = plan_for(facts, cluster(ready_replicas=1, **CRR_IN_USE))
     migrate = path(plan, "migrate_runtime")
     assert migrate["feasible"] == "partly"
     assert migrate["cost"]["features_lost"] == []
-    assert migrate["cost"]["drained_nodes"] == ["node-1"]
+    assert migrate["cost"]["drained_nodes"] == ["node-1", "node-2"]
     assert migrate["risk"]["level"] == "high"
     reasons = "\n".join(migrate["risk"]["reasons"])
     assert "images pulled by Docker are not visible to containerd" in reasons
     assert "daemon.json on node-1 must be carried over" in reasons
     assert "failurePolicy: Fail" in reasons
     assert "1 ready replica" in reasons
-    assert any("upgrade containerd to 1.6 or newer" in reason for reason in migrate["reasons"])
+    assert "upgrading containerd to 1.6 or newer fixes it" in migrate["reasons"][1]
+    assert migrate["reasons"][2].startswith("node-3: not a Docker node (cri-o)")
+    assert any("kruise_cri_containerd_archive" in note for note in migrate["cost"]["notes"])
+
+
+def test_a_containerd_upgrade_alone_keeps_its_images() -> None:
+    plan = plan_for({"node-1": containerd("1.5.18"), "node-2": containerd("1.7.24")}, cluster())
+    migrate = path(plan, "migrate_runtime")
+    assert migrate["feasible"] == "yes"
+    assert "images pulled by Docker" not in json.dumps(migrate)
+    assert "containerd.io" not in json.dumps(migrate)
+    verdict = next(node for node in plan["nodes"] if node["name"] == "node-1")
+    assert verdict["paths"]["migrate_runtime"]["feasible"] == "yes"
+    assert (
+        "containerd 1.5.18 serves only CRI v1alpha2" in (verdict["paths"]["migrate_runtime"]["why"])
+    )
 
 
 def test_manifests_install_turns_helm_changes_into_manifest_edits() -> None:
@@ -556,7 +618,7 @@ def test_manifests_install_turns_helm_changes_into_manifest_edits() -> None:
 
 def test_manifests_install_bridge_pins_with_the_playbook_too() -> None:
     """pin_kruise sets a manifest install's images as it upgrades a Helm release."""
-    facts = {"node-1": docker(), "node-2": containerd("v1.4.13")}
+    facts = {"node-1": docker(), "node-2": old_crio()}
     plan = plan_for(facts, cluster(method="manifests", **CRR_IN_USE))
     recommendation = plan["recommendation"]
     assert recommendation["steps"] == ["pin_1_5", "migrate_runtime"]
@@ -697,7 +759,7 @@ def test_runtime_mismatch_between_facts_and_cluster_is_a_finding() -> None:
 
 
 def test_commands_quote_and_say_when_playbooks_are_not_shipped() -> None:
-    facts = {"node 1": docker(), "node-2": containerd("1.4.13")}
+    facts = {"node 1": docker(), "node-2": old_crio()}
     plan = plan_for(facts, cluster(**CRR_IN_USE), inventory_hint="inv dir/hosts.yml")
     recommendation = plan["recommendation"]
     assert recommendation["commands"] == [
@@ -723,11 +785,16 @@ def test_commands_quote_and_say_when_playbooks_are_not_shipped() -> None:
 
 
 def test_playbook_command_table() -> None:
-    assert playbook_command("migrate_runtime", "INVENTORY", ["a", "b"]) == (
+    facts = {"a": docker(), "b": docker(), "c": containerd("1.4.13")}
+    nodes = {name: node_from_facts(name, name, facts[name], None, "1.6") for name in facts}
+    assert playbook_command("migrate_runtime", "INVENTORY", [nodes["a"], nodes["b"]]) == (
         MIGRATE_CMD.format("a,b")
     )
+    assert playbook_command("migrate_runtime", "INVENTORY", [nodes["a"], nodes["c"]]) == (
+        UPGRADE_CMD.format("a,c")
+    )
     assert playbook_command("pin_1_5", "INVENTORY") == PIN_CMD
-    assert playbook_command("disable_daemon", "INVENTORY", ["ignored"]) == DISABLE_CMD
+    assert playbook_command("disable_daemon", "INVENTORY", [nodes["a"]]) == DISABLE_CMD
 
 
 # ---------------------------------------------------------------------------------------------
@@ -904,7 +971,7 @@ def test_a_helm_release_that_cannot_be_read_is_said_in_the_plan() -> None:
         "release cannot be read: HTTP 403 forbidden. Missing permission: get/list secrets in "
         "default (helm and kruise_info read the release there): grant it, then run again",
     }
-    plan = plan_for({"node-1": containerd("v1.4.13")}, facts)
+    plan = plan_for({"node-1": old_crio()}, facts)
     assert plan["recommendation"]["path"] == "pin_1_5"
     assert "get/list secrets in default" in " ".join(plan["recommendation"]["reasons"])
     assert any("get/list secrets in default" in f["message"] for f in plan["findings"])

@@ -34,6 +34,8 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     cannot_serve,
     fix_before_enabling,
     joined_node_names,
+    migration_words,
+    runs_what_migration_fixes,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.path_ids import (
     DISABLE,
@@ -87,12 +89,12 @@ def _daemon_already_disabled(ctx: Context) -> Choice:
         return Choice(NOTHING, DAEMON_IS_DISABLED, reasons, [], [])
     if ctx.features_wanted and migratable:
         reasons.append(
-            f"to re-enable it, first migrate the Docker nodes ({joined_node_names(migratable)})"
+            f"to re-enable it, first {migration_words(migratable, named=True)}"
             + (f" and fix {joined_node_names(others)}" if others else "")
         )
         return Choice(
             MIGRATE,
-            f"Migrate {count(len(migratable), 'Docker node')} to containerd, then remove "
+            f"{_capitalized(migration_words(migratable))}, then remove "
             f"{DAEMON_GATE}=false to get the daemon's features back.",
             reasons,
             [MIGRATE],
@@ -216,16 +218,14 @@ def _features_reason(ctx: Context) -> str:
 def _migrate_every_blocking_node(ctx: Context, features: str) -> Choice:
     migratable = ctx.migratable
     reasons = [
-        cannot_serve(ctx.line, migratable)
-        + f", and {'it runs' if len(migratable) == 1 else 'all of them run'} the kubelet on "
-        "Docker",
+        cannot_serve(ctx.line, migratable) + f", and {runs_what_migration_fixes(migratable)}",
         features,
         _drain_scope(len(migratable), len(ctx.nodes) - len(migratable)),
     ]
     return Choice(
         MIGRATE,
-        f"Migrate {count(len(migratable), 'Docker node')} to containerd "
-        f"({joined_node_names(migratable)}): kruise-daemon {ctx.line} then works "
+        f"{_capitalized(migration_words(migratable, named=True))}: kruise-daemon {ctx.line} "
+        "then works "
         "everywhere and keeps its features.",
         reasons,
         [MIGRATE],
@@ -270,17 +270,10 @@ def _pin_as_bridge(ctx: Context, features: str) -> Choice:
         f"{BRIDGE_RELEASE} keeps the daemon working meanwhile",
         features,
     ]
-    upgrade = [
-        node.name
-        for node in others
-        if node.runtime == "containerd" and node.paths[MIGRATE]["feasible"] == "no"
-    ]
     unknown_others = [node.name for node in others if node.target_compatible is None]
     then: list[str] = []
     if migratable:
-        then.append(f"migrate the Docker nodes ({joined_node_names(migratable)})")
-    if upgrade:
-        then.append(f"upgrade containerd to 1.6 or newer on {joined_names(upgrade)}")
+        then.append(migration_words(migratable, named=True))
     if unknown_others:
         then.append(f"assess {joined_names(unknown_others)}")
     reasons.append(
@@ -298,7 +291,7 @@ def _pin_as_bridge(ctx: Context, features: str) -> Choice:
         )
         return Choice(
             PIN,
-            f"Migrate {count(len(migratable), 'Docker node')} to containerd first "
+            f"{_capitalized(migration_words(migratable))} first "
             f"({BRIDGE_RELEASE} cannot serve {joined_node_names(first)} either), then "
             f"{verb.lower()} OpenKruise {BRIDGE_RELEASE} as a bridge; "
             f"{'assess or fix' if unknown_others else 'fix'} the other nodes before moving "
@@ -307,8 +300,7 @@ def _pin_as_bridge(ctx: Context, features: str) -> Choice:
             [MIGRATE, PIN],
             [],
         )
-    then_summary = [f"migrate {count(len(migratable), 'Docker node')} to containerd"]
-    then_summary = then_summary if migratable else []
+    then_summary = [migration_words(migratable)] if migratable else []
     then_summary.append(f"{'assess or fix' if unknown_others else 'fix'} the other nodes")
     return Choice(
         PIN,
@@ -324,7 +316,7 @@ def _migrate_and_fix_the_others_by_hand(ctx: Context, features: str) -> Choice:
     others = ctx.not_migratable
     return Choice(
         MIGRATE,
-        f"Migrate {count(len(ctx.migratable), 'Docker node')} to containerd; the other "
+        f"{_capitalized(migration_words(ctx.migratable))}; the other "
         f"{count(len(others), 'node')} need fixing by hand.",
         [
             f"kruise-daemon {ctx.line} cannot serve {count(len(ctx.blocking), 'node')}",
@@ -343,9 +335,15 @@ def _disable_as_last_resort(ctx: Context, features: str) -> Choice:
         [
             f"kruise-daemon {ctx.line} cannot serve {count(len(ctx.blocking), 'node')} "
             f"({_why_not_migratable(ctx)})",
-            "none of them runs Docker, and pinning " + BRIDGE_RELEASE + " does not help them",
+            "none of them runs Docker or a containerd this tool can upgrade, and pinning "
+            + BRIDGE_RELEASE
+            + " does not help them",
             features,
         ],
         [DISABLE],
         [],
     )
+
+
+def _capitalized(words: str) -> str:
+    return words[:1].upper() + words[1:]

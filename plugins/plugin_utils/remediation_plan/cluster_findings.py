@@ -105,7 +105,7 @@ def cluster_findings(ctx: Context, cluster: Mapping[str, Any] | None) -> list[Fi
             )
         )
     for node in ctx.nodes:
-        if node.blocking and node.docker and node.host is None:
+        if node.blocking and node.migratable and node.host is None:
             findings.append(
                 finding(
                     "warning",

@@ -35,6 +35,10 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
 
 COLLECTION = "kruise_cri.remediation"
 INVENTORY_PLACEHOLDER = "INVENTORY"
+# migrate_runtime upgrades containerd 1.5 or older from a release archive the user downloads.
+CONTAINERD_ARCHIVE_VAR = "kruise_cri_containerd_archive"
+CONTAINERD_ARCHIVE_PLACEHOLDER = "CONTAINERD_ARCHIVE"
+CONTAINERD_RELEASES = "github.com/containerd/containerd/releases"
 MANUAL_STEPS_DOC = "docs/planner.md#doing-it-by-hand"
 HELM_REPO = "https://openkruise.github.io/charts/"
 
@@ -59,14 +63,18 @@ PLAYBOOK_CALLS: dict[str, PlaybookCall] = {
 }
 
 
-def playbook_command(path_id: str, inventory: str, limit: Iterable[str] = ()) -> str:
-    """The ansible-playbook command line of a path, from PLAYBOOK_CALLS."""
+def playbook_command(path_id: str, inventory: str, nodes: Iterable[Node] = ()) -> str:
+    """The ansible-playbook command line of a path, from PLAYBOOK_CALLS, limited to ``nodes``
+    where the path takes --limit."""
     call = PLAYBOOK_CALLS[path_id]
     words = ["ansible-playbook", call.fqcn, "-i", inventory]
-    hosts = list(limit)
-    if call.limit_to_nodes and hosts:
-        words += ["--limit", ",".join(hosts)]
-    for key, value in call.extra_vars:
+    nodes = list(nodes)
+    if call.limit_to_nodes and nodes:
+        words += ["--limit", ",".join(node.limit_name for node in nodes)]
+    extra_vars = list(call.extra_vars)
+    if path_id == MIGRATE and any(node.old_containerd for node in nodes):
+        extra_vars.append((CONTAINERD_ARCHIVE_VAR, CONTAINERD_ARCHIVE_PLACEHOLDER))
+    for key, value in extra_vars:
         words += ["-e", f"{key}={value}"]
     return " ".join(shlex.quote(word) for word in words)
 
@@ -88,10 +96,21 @@ def manual_steps(ctx: Context, path_id: str, nodes: list[Node]) -> list[str]:
 
 
 def _manual_migrate(nodes: list[Node]) -> list[str]:
+    old_containerd = [node for node in nodes if node.old_containerd]
+    upgrade = (
+        [
+            f"on {joined_node_names(old_containerd)} (containerd 1.5 or older): stop containerd, "
+            "put the bin/ of containerd 1.6 or newer's release archive in its place (keep the "
+            "old binaries), rewrite config.toml as version 2"
+        ]
+        if old_containerd
+        else []
+    )
     return [
         f"one node at a time ({joined_node_names(nodes)}): kubectl cordon NODE; kubectl drain "
         "NODE --ignore-daemonsets --delete-emptydir-data",
         "stop the kubelet; stop and disable docker (keep containerd.io installed)",
+        *upgrade,
         "write /etc/containerd/config.toml with the CRI plugin enabled, SystemdCgroup matching "
         "the kubelet's cgroupDriver, sandbox_image; carry Docker's registry mirrors and "
         "insecure registries over (hosts.toml); restart containerd",

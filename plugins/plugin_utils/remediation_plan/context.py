@@ -36,11 +36,11 @@ class Context:
 
     @property
     def migratable(self) -> list[Node]:
-        return [node for node in self.blocking if node.docker]
+        return [node for node in self.blocking if node.migratable]
 
     @property
     def not_migratable(self) -> list[Node]:
-        return [node for node in self.blocking if not node.docker]
+        return [node for node in self.blocking if not node.migratable]
 
     @property
     def daemon_disabled(self) -> bool:

@@ -14,7 +14,7 @@ DISABLE = "disable_daemon"
 NOTHING = "nothing_to_do"
 PATH_IDS = (MIGRATE, PIN, DISABLE, NOTHING)
 PATH_TITLES = {
-    MIGRATE: "Migrate Docker nodes to containerd",
+    MIGRATE: "Migrate to a containerd that serves CRI v1",
     PIN: f"Pin OpenKruise {BRIDGE_RELEASE}",
     DISABLE: "Disable kruise-daemon",
     NOTHING: "Nothing to do",

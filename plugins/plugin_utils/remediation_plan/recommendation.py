@@ -11,6 +11,8 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     choose,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.commands import (
+    CONTAINERD_ARCHIVE_PLACEHOLDER,
+    CONTAINERD_RELEASES,
     MANUAL_STEPS_DOC,
     PLAYBOOK_CALLS,
     manual_steps,
@@ -80,14 +82,19 @@ def _run_steps(ctx: Context, choice: Choice) -> _Steps:
                 "install: "
                 + (ctx.install.install_error or "whether OpenKruise is installed is unknown")
             )
-        steps.commands.append(
-            playbook_command(step, ctx.inventory, (node.limit_name for node in step_nodes))
-        )
+        steps.commands.append(playbook_command(step, ctx.inventory, step_nodes))
         if index == 0:
             steps.first_command = steps.commands[0]
         if call.playbook not in ctx.shipped:
             steps.not_shipped.append(call.fqcn)
             steps.manual_steps += manual_steps(ctx, step, step_nodes)
+    if any(node.old_containerd for node in ctx.migratable) and MIGRATE in choice.steps:
+        steps.reasons.append(
+            f"the containerd upgrade takes a release archive of containerd 1.6 or newer for the "
+            f"nodes' architecture (containerd-<version>-linux-<arch>.tar.gz from "
+            f"{CONTAINERD_RELEASES}): replace {CONTAINERD_ARCHIVE_PLACEHOLDER} with its path on "
+            "the controller"
+        )
     if steps.not_shipped:
         steps.reasons.append(
             f"{', '.join(steps.not_shipped)} {'is' if len(steps.not_shipped) == 1 else 'are'} "

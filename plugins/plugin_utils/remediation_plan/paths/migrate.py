@@ -1,4 +1,5 @@
-"""Migrate the Docker nodes to containerd: fixes Docker nodes only, and drains each of them."""
+"""Migrate to a containerd that serves CRI v1: Docker nodes move to containerd, containerd 1.5 or
+older is upgraded in place; each of them is drained."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording imp
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.kruise_compat import (
     V1,
-    V1ALPHA2,
     cri_apis_of_line,
+)
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.commands import (
+    CONTAINERD_ARCHIVE_VAR,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
     Context,
@@ -58,13 +61,14 @@ def migrate_node_verdict(ctx: Context, node: Node) -> dict[str, str]:
         return node_verdict(
             "unknown", "the node's runtime is unknown: run kruise_cri.remediation.assess on it"
         )
-    apis = set(node.cri_api_versions or ())
-    if node.runtime == "containerd" and apis == {V1ALPHA2}:
+    if node.old_containerd:
         return node_verdict(
-            "no",
-            f"not a Docker node: containerd {node.runtime_version or ''} serves only CRI "
-            "v1alpha2; upgrade containerd to 1.6 or newer (drain, upgrade, uncordon) instead",
+            "yes",
+            f"containerd {node.runtime_version or '(version unknown)'} serves only CRI v1alpha2: "
+            "cordon and drain, upgrade containerd to 1.6 or newer from its release archive "
+            f"({CONTAINERD_ARCHIVE_VAR}), uncordon",
         )
+    apis = set(node.cri_api_versions or ())
     if apis == {V1} and V1 not in cri_apis_of_line(ctx.line):
         return node_verdict(
             "no",
@@ -80,13 +84,21 @@ def migrate_path(ctx: Context) -> dict[str, Any]:
     if not ctx.blocking:
         return not_needed_entry(ctx, MIGRATE)
     reasons: list[str] = []
-    if migratable:
+    docker = [node for node in migratable if node.docker]
+    old_containerd = [node for node in migratable if node.old_containerd]
+    if docker:
         reasons.append(
-            f"{count(len(migratable), 'node')} that kruise-daemon {ctx.line} cannot serve "
-            f"{'runs' if len(migratable) == 1 else 'run'} the kubelet on Docker "
-            f"({joined_node_names(migratable)}): moving "
-            f"{pronoun(len(migratable))} to containerd fixes "
-            f"{pronoun(len(migratable))}"
+            f"{count(len(docker), 'node')} that kruise-daemon {ctx.line} cannot serve "
+            f"{'runs' if len(docker) == 1 else 'run'} the kubelet on Docker "
+            f"({joined_node_names(docker)}): moving {pronoun(len(docker))} to containerd fixes "
+            f"{pronoun(len(docker))}"
+        )
+    if old_containerd:
+        reasons.append(
+            f"{count(len(old_containerd), 'node')} that kruise-daemon {ctx.line} cannot serve "
+            f"{'runs' if len(old_containerd) == 1 else 'run'} containerd 1.5 or older "
+            f"({joined_node_names(old_containerd)}): upgrading containerd to 1.6 or newer fixes "
+            f"{pronoun(len(old_containerd))}"
         )
     for node in others:
         reasons.append(f"{node.name}: {node.paths[MIGRATE]['why']}")
@@ -95,12 +107,20 @@ def migrate_path(ctx: Context) -> dict[str, Any]:
         return path_entry(MIGRATE, feasible, reasons, risk=("low", []), nodes=[])
     level, risk_reasons = _migrate_risk(ctx)
     notes = [
-        "the kubelet restarts on containerd; node annotation kubeadm.alpha.kubernetes.io/"
+        "the kubelet restarts on the new containerd; node annotation kubeadm.alpha.kubernetes.io/"
         "cri-socket is updated",
-        "Docker's own containerd (containerd.io) must stay installed: removing docker-ce can "
-        "remove it (kubespray #8431)",
-        "until every Docker node is migrated, the cluster runs mixed runtimes",
     ]
+    if docker:
+        notes += [
+            "Docker's own containerd (containerd.io) must stay installed: removing docker-ce can "
+            "remove it (kubespray #8431)",
+            "until every Docker node is migrated, the cluster runs mixed runtimes",
+        ]
+    if old_containerd:
+        notes.append(
+            f"the containerd upgrade needs a release archive of containerd 1.6 or newer "
+            f"({CONTAINERD_ARCHIVE_VAR}); the old binaries are kept for the rollback"
+        )
     return path_entry(
         MIGRATE,
         feasible,
@@ -118,9 +138,12 @@ def _migrate_risk(ctx: Context) -> tuple[RiskLevel, list[str]]:
     reasons = [
         f"drains {count(len(migratable), 'node')}, one at a time: pods are evicted and "
         "rescheduled; PodDisruptionBudgets can stall a drain (kruise_info does not read them)",
-        "images pulled by Docker are not visible to containerd: pods on a migrated node pull "
-        "their images again",
     ]
+    if any(node.docker for node in migratable):
+        reasons.append(
+            "images pulled by Docker are not visible to containerd: pods on a migrated node pull "
+            "their images again"
+        )
     if len(migratable) == len(ctx.nodes) == 1:
         level = "high"
         reasons.append("single-node cluster: draining it stops every workload")
