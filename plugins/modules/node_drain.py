@@ -95,6 +95,18 @@ options:
         far below the API server's default 200 mutating requests in flight.
     type: int
     default: 16
+  capacity_check:
+    description:
+      - For O(state=drain), before anything changes, check that the pods to evict fit on the
+        other nodes, and fail naming those that would have nowhere to run. A node counts when it
+        is Ready and not cordoned, its C(NoSchedule)/C(NoExecute) taints are tolerated and the
+        pod's C(nodeSelector) and required node affinity match it; the room is its
+        C(allocatable) CPU, memory and pods less what the pods already there request.
+      - Pod (anti-)affinity, topology spread, ports and volumes are not modelled; see
+        C(docs/node-drain.md).
+      - Needs list on nodes, and reads every pod of the cluster once.
+    type: bool
+    default: false
   leave_cordoned_on_failure:
     description:
       - When a drain fails, keep the node cordoned even if this task cordoned it. By default it is
@@ -223,6 +235,15 @@ left:
   type: list
   elements: dict
   sample: [{namespace: shop, name: db-0, uid: 9b1e..., reason: "blocked by PodDisruptionBudget db (12 refusals): The disruption budget db needs 3 healthy pods and has 3 currently", pdb: db, attempts: 13, evicted: false}]
+capacity:
+  description:
+    - With O(capacity_check), where the pods to evict would go. C(pods) is how many, C(fits)
+      whether every one has a node, C(nodes_considered) the other nodes that are Ready and not
+      cordoned, C(nodes_unavailable) the others and why, C(unplaced) (on failure, in the message
+      too) each pod with nowhere to run, what it requests and why each node refused it.
+  returned: O(capacity_check) and O(state=drain), once the node's pods were read
+  type: dict
+  sample: {fits: true, pods: 3, nodes_considered: 2, unplaced: [], nodes_unavailable: {node-4: cordoned}}
 uncordoned:
   description: On a failed drain that had cordoned the node, whether it was uncordoned again.
   returned: failure, when this task had cordoned the node
@@ -271,6 +292,7 @@ ARGUMENT_SPEC = {
     "ignore_daemonsets": {"type": "bool", "default": True},
     "concurrency": {"type": "int", "default": 16},
     "leave_cordoned_on_failure": {"type": "bool", "default": False},
+    "capacity_check": {"type": "bool", "default": False},
 }
 
 

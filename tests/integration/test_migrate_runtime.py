@@ -4,7 +4,9 @@ cgroupfs), beside a containerd 1.7 node, both in a cluster with the real OpenKru
 kruise-daemon crash-loops on the Docker node. Over SSH, as against real hosts: check mode,
 refusals in pre-flight, a drain a PodDisruptionBudget blocks, containerd that cannot start, a
 node not Ready in time, a run killed half-way and run again, then the node on containerd with
-kruise-daemon 1.6 Ready there, and a rerun that changes nothing."""
+kruise-daemon 1.6 Ready there, and a rerun that changes nothing. A second Docker node (its
+containerd's CRI off, as Docker's packages leave it) cut off from the registry moves with its
+images carried over; a containerd 1.4 node is upgraded from a release archive."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namesp
 from kruise_cri.lab.lab_cluster import install_real_kruise, pick_manager_node
 from kruise_cri.lab.packages import ensure_runtime
 from kruise_cri.lab.real_nodes import RealNodes, real_node_name
+from kruise_cri.lab.registry import PAUSE_VERSION
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import VENV_BIN, ansible_env
 from tests.integration.remediation_helpers import daemon_pods, failed, flat, pod_ready
@@ -39,7 +42,8 @@ pytestmark = [pytest.mark.real_nodes, pytest.mark.both_cores]
 
 DOCKER_NODE = real_node_name("docker-dockershim")
 OLD_CONTAINERD_NODE = real_node_name("containerd-1-4")
-KINDS = ("docker-dockershim", "containerd-1-4", "containerd-1-7")
+CRI_OFF_NODE = real_node_name("docker-cri-off")
+KINDS = ("docker-dockershim", "containerd-1-4", "containerd-1-7", "docker-cri-off")
 CONTAINERD_SOCKET = "unix:///run/containerd/containerd.sock"
 CRI_SOCKET_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
 STATE = "/var/lib/kruise-cri/runtime-migration/state.json"
@@ -376,6 +380,57 @@ def test_containerd_1_4_is_upgraded_from_a_release_archive(lab: Lab, tmp_path: P
     rerun = migrate(lab, target=OLD_CONTAINERD_NODE)
     assert rerun.returncode == 0, rerun.stdout[-6000:]
     assert node_recap(rerun, OLD_CONTAINERD_NODE)["changed"] == 0
+
+
+def test_a_docker_node_carries_its_images_to_containerd(lab: Lab) -> None:
+    """An image only this node's Docker holds (no registry serves its name), used by a stopped
+    container: carried over, a pod that may never pull it runs on containerd."""
+    kind = "docker-cri-off"
+    local_only = "kruise-cri.test/local-only:1"
+    assert lab.nodes.registry is not None
+    pause = f"{lab.nodes.registry.host}/pause:{PAUSE_VERSION}"  # the sandboxes' image
+    on_node(
+        lab,
+        f"docker tag {pause} {local_only} && docker create --name local-only {local_only}",
+        kind,
+    )
+    assert local_only in on_node(lab, "docker ps -a --format '{{.Image}}'", kind)
+    bad = failed(migrate(lab, target=CRI_OFF_NODE, kruise_cri_migrate_images="keep"))
+    assert "kruise_cri_migrate_images=keep is not a choice" in bad
+    assert "docker.service" in on_node(lab, "systemctl list-units --state=active", kind)
+    carried = migrate(lab, target=CRI_OFF_NODE, kruise_cri_migrate_images="carry")
+    assert carried.returncode == 0, carried.stdout[-6000:] + carried.stderr[-3000:]
+    current = node(lab, CRI_OFF_NODE)
+    assert ready(current) and not current["spec"].get("unschedulable")
+    assert current["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://")
+    daemon = [p for p in daemon_pods(lab.kube) if p["spec"].get("nodeName") == CRI_OFF_NODE]
+    assert len(daemon) == 1 and pod_ready(daemon[0])
+    images = on_node(lab, "ctr --namespace k8s.io images ls -q", kind)
+    assert f"docker.io/{local_only}" in images or local_only in images, images
+    create_all(
+        lab.kube,
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "carried", "namespace": "shop"},
+                "spec": {
+                    "nodeName": CRI_OFF_NODE,
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [
+                        {"name": "app", "image": local_only, "imagePullPolicy": "Never"}
+                    ],
+                },
+            }
+        ],
+    )
+    wait_until(
+        "pod shop/carried running from the carried image",
+        lambda: pod_ready(lab.kube.get("/api/v1/namespaces/shop/pods/carried")),
+        120,
+    )
+    left = on_node(lab, "ls /var/lib/kruise-cri/runtime-migration", kind).split()
+    assert left == ["state.json"]  # the archive of images removed once the node runs
 
 
 def containerd_binary(build: str) -> Path:

@@ -55,6 +55,11 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeRequestError,
     exponential_backoff,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.drain_capacity import (
+    CapacityVerdict,
+    capacity_message,
+    drain_capacity,
+)
 
 if TYPE_CHECKING:
     from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
@@ -102,6 +107,7 @@ class DrainOptions:
     ignore_daemonsets: bool = True
     concurrency: int = 16
     leave_cordoned_on_failure: bool = False
+    capacity_check: bool = False
 
 
 def validate_options(params: Mapping[str, Any]) -> list[str]:
@@ -143,6 +149,7 @@ def options_from_params(params: Mapping[str, Any]) -> DrainOptions:
         ignore_daemonsets=params.get("ignore_daemonsets") is not False,
         concurrency=int(params.get("concurrency") or 16),
         leave_cordoned_on_failure=bool(params.get("leave_cordoned_on_failure")),
+        capacity_check=bool(params.get("capacity_check")),
     )
 
 
@@ -751,6 +758,8 @@ def read_needs(options: DrainOptions) -> list[Access]:
     needs = [Access("get", "nodes", name=options.node)]
     if options.state == "drain":
         needs.append(Access("list", "pods", why="the node's pods, in every namespace"))
+        if options.capacity_check:
+            needs.append(Access("list", "nodes", why="room for the node's pods elsewhere"))
     return needs
 
 
@@ -835,6 +844,37 @@ def list_node_pods(
         raise DrainError(f"cannot list the pods of node {options.node!r}: {error}") from error
 
 
+def check_capacity(
+    client: KubeClient,
+    options: DrainOptions,
+    node_pods: list[dict[str, Any]],
+    plan: DrainPlan,
+    deadline: float | None = None,
+) -> CapacityVerdict:
+    """Whether the pods the drain evicts fit on the other nodes (:mod:`.drain_capacity`)."""
+    evicted = {p.uid for p in plan.evict}
+    to_place = [pod for pod in node_pods if (pod.get("metadata") or {}).get("uid") in evicted]
+    try:
+        nodes = list(client.list_items("/api/v1/nodes", {}, counted_as="nodes", deadline=deadline))
+        pods = list(
+            client.list_items(
+                "/api/v1/pods",
+                {"fieldSelector": "status.phase!=Succeeded,status.phase!=Failed"},
+                counted_as="pods",
+                deadline=deadline,
+            )
+        )
+        verdict = drain_capacity(options.node, to_place, nodes, pods)
+    except KubeRequestError as error:
+        raise DrainError(
+            f"cannot read the cluster's nodes and pods to check room for node {options.node}'s "
+            f"pods: {error}"
+        ) from error
+    except ValueError as error:  # a quantity the API server would not have stored
+        raise DrainError(f"cannot check room for node {options.node}'s pods: {error}") from error
+    return verdict
+
+
 def _diff(before: bool, after: bool, pods_before: list[str] | None = None) -> dict[str, Any]:
     diff: dict[str, Any] = {"before": {"unschedulable": before}, "after": {"unschedulable": after}}
     if pods_before is not None:
@@ -909,7 +949,8 @@ def run_node_drain(
 
     # drain: classify first, so refusals fail before anything changes
     try:
-        plan = plan_drain(list_node_pods(client, options, deadline), options)
+        node_pods = list_node_pods(client, options, deadline)
+        plan = plan_drain(node_pods, options)
     except (DrainError, KubeAccessError) as error:
         return finish(True, str(error))
     timings["preflight"] = round(clock() - started, 3)
@@ -928,6 +969,14 @@ def run_node_drain(
         return finish(True, str(error))
     if refusal:
         return finish(True, refusal)
+    if options.capacity_check:
+        try:
+            verdict = check_capacity(client, options, node_pods, plan, deadline)
+        except (DrainError, KubeAccessError) as error:
+            return finish(True, str(error))
+        result["capacity"] = verdict.to_dict()
+        if not verdict.fits:
+            return finish(True, capacity_message(options.node, verdict))
 
     if check_mode:
         result["unschedulable"]["after"] = True  # as it would be

@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import socket
+from urllib.parse import quote
 
 try:
     import http.client as http_client
@@ -117,3 +118,38 @@ def docker_engine_facts(socket_path, timeout):
         ),
     )
     return facts
+
+
+def docker_save(socket_path, names, dest, timeout, chunk_bytes=1024 * 1024):
+    """``docker save NAME...`` into ``dest`` (0600), written beside it first and renamed into
+    place, so a half-written archive is never taken for a whole one. Returns the bytes written."""
+    query = "&".join("names=%s" % quote(name, safe="") for name in names)
+    partial = dest + ".partial"
+    connection = UnixHTTPConnection(socket_path, timeout)
+    written = 0
+    try:
+        connection.request("GET", "/images/get?" + query, headers={"Host": "docker"})
+        response = connection.getresponse()
+        if response.status != 200:
+            detail = response.read(4096).decode("utf-8", "replace").strip()
+            raise DockerAPIError("GET /images/get answered HTTP %d: %s" % (response.status, detail))
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "wb") as archive:
+            while True:
+                chunk = response.read(chunk_bytes)
+                if not chunk:
+                    break
+                archive.write(chunk)
+                written += len(chunk)
+            archive.flush()
+            os.fsync(archive.fileno())
+        os.rename(partial, dest)
+    except socket.timeout:
+        raise DockerAPIError("no answer within %.1f s" % timeout) from None
+    except (OSError, http_client.HTTPException) as error:
+        raise DockerAPIError(describe_socket_error(error)) from None
+    finally:
+        connection.close()
+        if os.path.lexists(partial):
+            os.unlink(partial)
+    return written
