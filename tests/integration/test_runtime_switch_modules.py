@@ -173,3 +173,76 @@ def test_containerd_is_upgraded_from_a_release_archive_and_back(node: Path, tmp_
         pass
     missing = call(node, "containerd_binaries", {**args, "archive": str(empty)})
     assert missing.get("failed") and "has no bin/containerd" in missing["msg"]
+
+
+# A containerd 1.4 node's config as old guides wrote it: version 1, plugins by their bare IDs.
+VERSION_1_CONFIG = """root = "/var/lib/containerd"
+disabled_plugins = ["aufs"]
+
+[plugins]
+  [plugins.cri]
+    sandbox_image = "10.0.0.1:5000/pause:3.5"
+    [plugins.cri.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.cri.containerd.runtimes.runc.options]
+        SystemdCgroup = true
+    [plugins.cri.registry]
+      config_path = "/etc/containerd/certs.d"
+"""
+
+
+@pytest.mark.parametrize(
+    ("build", "version", "sandbox"),
+    [
+        ("containerd-1.7", 2, 'sandbox_image = "10.0.0.1:5000/pause:3.5"'),
+        ("containerd-2", 3, "sandbox = '10.0.0.1:5000/pause:3.5'"),
+    ],
+)
+def test_a_version_1_config_is_carried_to_what_the_new_containerd_reads(
+    node: Path, tmp_path: Path, build: str, version: int, sandbox: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(VERSION_1_CONFIG)
+    args = {
+        "containerd_binary": containerd(build),
+        "config_file": str(config),
+        "backup_dir": str(tmp_path / "backup"),
+    }
+    preview = call(node, "containerd_config_migrate", args, "--check", "--diff")
+    assert preview["changed"] and not preview.get("failed"), preview
+    assert (preview["version_before"], preview["version_after"]) == (1, version)
+    assert config.read_text() == VERSION_1_CONFIG  # check mode wrote nothing
+    migrated = call(node, "containerd_config_migrate", args)
+    assert migrated["changed"] and not migrated.get("failed"), migrated
+    # The new containerd loads it with every setting, and warns of no key it ignores.
+    dump = subprocess.run(
+        [containerd(build), "--config", str(config), "config", "dump"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert dump.returncode == 0, dump.stderr
+    assert "unknown key" not in dump.stderr, dump.stderr
+    assert f"version = {version}" in dump.stdout
+    assert sandbox in dump.stdout
+    assert "SystemdCgroup = true" in dump.stdout
+    assert "/etc/containerd/certs.d" in dump.stdout
+    again = call(node, "containerd_config_migrate", args)
+    assert not again["changed"], again
+    restored = call(node, "node_file_backup", {"backup_dir": str(tmp_path / "backup")})
+    assert restored["changed"] and config.read_text() == VERSION_1_CONFIG
+
+
+def test_a_setting_the_new_containerd_would_drop_is_refused(node: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    # systemd_cgroup was the runc.v1 shim's switch; containerd 2.x has no such key.
+    text = 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  systemd_cgroup = true\n'
+    config.write_text(text)
+    args = {"containerd_binary": containerd("containerd-2"), "config_file": str(config)}
+    refused = call(node, "containerd_config_migrate", args)
+    assert refused.get("failed"), refused
+    assert (
+        "would ignore settings of this file after the migration: systemd_cgroup" in refused["msg"]
+    )
+    assert refused["msg"].endswith("(nothing was changed)")
+    assert config.read_text() == text
