@@ -126,3 +126,36 @@ def unit_states(systemctl_show: str) -> dict[str, dict[str, str]]:
                 "active": fields.get("ActiveState", ""),
             }
     return units
+
+
+# The packages Docker Engine comes in (Docker's own repository, the distributions', Moby's), and
+# those containerd comes in. Removing Docker must never take containerd with it (kubespray #8431).
+DOCKER_PACKAGES = (
+    "docker-ce",
+    "docker-ce-cli",
+    "docker-ce-rootless-extras",
+    "docker-buildx-plugin",
+    "docker-compose-plugin",
+    "docker.io",
+    "docker-engine",
+    "docker",
+    "moby-engine",
+    "moby-cli",
+)
+CONTAINERD_PACKAGES = ("containerd.io", "containerd", "moby-containerd")
+
+
+def docker_removal(installed: Mapping[str, Any]) -> dict[str, Any]:
+    """Which of ``installed`` (``ansible_facts.packages``) go when Docker is removed, which
+    containerd package must stay (marked installed by hand, so no autoremove takes it), and why
+    removing is refused when no package holds containerd."""
+    remove = [name for name in DOCKER_PACKAGES if name in installed]
+    keep = [name for name in CONTAINERD_PACKAGES if name in installed]
+    refusal = ""
+    if remove and not keep:
+        refusal = (
+            f"no package of {', '.join(CONTAINERD_PACKAGES)} is installed, so containerd was not "
+            f"installed from a package, and removing {', '.join(remove)} could take it with "
+            "it: remove Docker by hand, or set kruise_cri_remove_docker=false"
+        )
+    return {"remove": remove, "keep": keep, "refusal": refusal}

@@ -382,9 +382,10 @@ def test_containerd_1_4_is_upgraded_from_a_release_archive(lab: Lab, tmp_path: P
     assert node_recap(rerun, OLD_CONTAINERD_NODE)["changed"] == 0
 
 
-def test_a_docker_node_carries_its_images_to_containerd(lab: Lab) -> None:
+def test_a_docker_node_carries_its_images_to_containerd_and_docker_is_removed(lab: Lab) -> None:
     """An image only this node's Docker holds (no registry serves its name), used by a stopped
-    container: carried over, a pod that may never pull it runs on containerd."""
+    container: carried over, a pod that may never pull it runs on containerd. Docker's package is
+    removed afterwards, containerd's kept."""
     kind = "docker-cri-off"
     local_only = "kruise-cri.test/local-only:1"
     assert lab.nodes.registry is not None
@@ -398,8 +399,23 @@ def test_a_docker_node_carries_its_images_to_containerd(lab: Lab) -> None:
     bad = failed(migrate(lab, target=CRI_OFF_NODE, kruise_cri_migrate_images="keep"))
     assert "kruise_cri_migrate_images=keep is not a choice" in bad
     assert "docker.service" in on_node(lab, "systemctl list-units --state=active", kind)
-    carried = migrate(lab, target=CRI_OFF_NODE, kruise_cri_migrate_images="carry")
+    carried = migrate(
+        lab, target=CRI_OFF_NODE, kruise_cri_migrate_images="carry", kruise_cri_remove_docker=True
+    )
     assert carried.returncode == 0, carried.stdout[-6000:] + carried.stderr[-3000:]
+    # Docker's package is gone; containerd's stayed, marked installed by hand, and runs.
+    packages = on_node(
+        lab,
+        "dpkg-query --show --showformat='${db:Status-Status} ${Package}\\n' docker.io containerd; "
+        "apt-mark showmanual containerd; systemctl is-active containerd.service",
+        kind,
+    )
+    assert packages.split("\n")[:4] == [
+        "config-files docker.io",
+        "installed containerd",
+        "containerd",
+        "active",
+    ], packages
     current = node(lab, CRI_OFF_NODE)
     assert ready(current) and not current["spec"].get("unschedulable")
     assert current["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://")
@@ -431,6 +447,11 @@ def test_a_docker_node_carries_its_images_to_containerd(lab: Lab) -> None:
     )
     left = on_node(lab, "ls /var/lib/kruise-cri/runtime-migration", kind).split()
     assert left == ["state.json"]  # the archive of images removed once the node runs
+    rerun = migrate(
+        lab, target=CRI_OFF_NODE, kruise_cri_migrate_images="carry", kruise_cri_remove_docker=True
+    )
+    assert rerun.returncode == 0, rerun.stdout[-6000:]
+    assert node_recap(rerun, CRI_OFF_NODE)["changed"] == 0
 
 
 def containerd_binary(build: str) -> Path:

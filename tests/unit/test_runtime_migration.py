@@ -13,6 +13,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.nod
     wait_for_runtime,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.runtime_migration import (
+    docker_removal,
     migration_step,
     unit_states,
 )
@@ -197,3 +198,22 @@ def test_the_wait_ends_at_the_deadline_with_what_is_missing() -> None:
         sleep=lambda s: now.__setitem__(0, now[0] + s),
     )
     assert late["problems"] == ["not Ready"] and late["waited"] == 5.0
+
+
+def test_removing_docker_keeps_containerd_and_refuses_without_its_package() -> None:
+    docker_ce = {"docker-ce": [{}], "docker-ce-cli": [{}], "containerd.io": [{}], "bash": [{}]}
+    assert docker_removal(docker_ce) == {
+        "remove": ["docker-ce", "docker-ce-cli"],
+        "keep": ["containerd.io"],
+        "refusal": "",
+    }
+    debian = docker_removal({"docker.io": [{}], "containerd": [{}]})
+    assert debian["remove"] == ["docker.io"] and debian["keep"] == ["containerd"]
+    by_hand = docker_removal({"docker.io": [{}]})
+    assert by_hand["remove"] == ["docker.io"]
+    assert "removing docker.io could take it with it" in by_hand["refusal"]
+    assert docker_removal({"containerd": [{}]}) == {
+        "remove": [],
+        "keep": ["containerd"],
+        "refusal": "",
+    }
