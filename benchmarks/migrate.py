@@ -12,10 +12,15 @@ OpenKruise 1.6.0 manager. Then it migrates the Docker node to the containerd bes
             Ready on containerd, kubectl uncordon. No pre-flight, no check of CRI v1, no rollback.
 
 A poller reads the Node every 0.1 s and records the unschedulable window (cordon to uncordon) and
-when the node first reported containerd; the node has no pods to evict, so the window is the
+when the node first reported its new runtime; the node has no pods to evict, so the window is the
 switch itself, without a drain's own wait. Printed: the whole run, the window, the ratio.
 
-Run as root from the repository:  .venv/bin/python benchmarks/migrate.py [--repeat 1]
+With --three-nodes, one playbook run migrates three nodes one after the other (serial 1): the
+Docker node, a second Docker node whose containerd has its CRI plugin off (images carried over),
+and a containerd 1.4 node upgraded to 1.7 from a release archive; printed: the whole run and
+each node's window.
+
+Run as root from the repository:  .venv/bin/python benchmarks/migrate.py [--repeat 1] [--three-nodes]
 """
 
 from __future__ import annotations
@@ -50,15 +55,19 @@ from kruise_cri.lab.real_nodes import RealNodes, host_can_lower_oom_scores, real
 
 KINDS = ("docker-dockershim", "containerd-1-7")
 NODE = real_node_name("docker-dockershim")
+THREE_NODE_KINDS = ("docker-dockershim", "docker-cri-off", "containerd-1-4", "containerd-1-7")
+THREE_NODES = tuple(real_node_name(kind) for kind in THREE_NODE_KINDS[:3])
 ENDPOINT = "unix:///run/containerd/containerd.sock"
 
 
 class WindowPoller(threading.Thread):
-    """Reads the Node every 0.1 s: when it was cordoned, uncordoned, first on containerd."""
+    """Reads the Node every 0.1 s: when it was cordoned, uncordoned, first on its new runtime."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, node: str = NODE) -> None:
         super().__init__(daemon=True)
         self.client = client
+        self.node = node
+        self.runtime_before: str | None = None
         self.stop = threading.Event()
         self.cordoned: float | None = None
         self.uncordoned: float | None = None
@@ -67,7 +76,7 @@ class WindowPoller(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                node = self.client.get(f"/api/v1/nodes/{NODE}")
+                node = self.client.get(f"/api/v1/nodes/{self.node}")
             except Exception:  # a poll lost to a busy API server is a poll skipped
                 time.sleep(0.1)
                 continue
@@ -76,7 +85,8 @@ class WindowPoller(threading.Thread):
             runtime = node["status"]["nodeInfo"]["containerRuntimeVersion"]
             if unschedulable and self.cordoned is None:
                 self.cordoned = now
-            if runtime.startswith("containerd://") and self.on_containerd is None:
+            self.runtime_before = self.runtime_before or runtime
+            if runtime != self.runtime_before and self.on_containerd is None:
                 self.on_containerd = now
             if not unschedulable and self.cordoned is not None and self.uncordoned is None:
                 self.uncordoned = now
@@ -164,10 +174,74 @@ def run_variant(variant: str, directory: Path) -> dict[str, float]:
         }
 
 
+def run_three_nodes(directory: Path) -> dict[str, Any]:
+    with RealNodes(list(THREE_NODE_KINDS), directory / "nodes", progress=sys.stderr) as nodes:
+        assert nodes.plane is not None
+        kube = client_for(nodes.plane.kubeconfig)
+        install_real_kruise(nodes.plane, kube, pick_manager_node(nodes.specs()), directory / "c")
+        inventory = directory / "inventory.yml"
+        inventory.write_text(yaml.safe_dump(nodes.inventory()))
+        pollers = {name: WindowPoller(kube, name) for name in THREE_NODES}
+        for poller in pollers.values():
+            poller.start()
+        started = time.monotonic()
+        done = subprocess.run(
+            [
+                str(REPO_ROOT / ".venv/bin/ansible-playbook"),
+                "kruise_cri.remediation.migrate_runtime",
+                "-i",
+                str(inventory),
+                "--limit",
+                ",".join(THREE_NODES),
+                "-e",
+                json.dumps(
+                    {
+                        "kruise_cri_kubeconfig": str(nodes.plane.kubeconfig),
+                        "kruise_cri_migrate_images": "carry",
+                    }
+                ),
+            ],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+            env={**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg")},
+        )
+        total = time.monotonic() - started
+        time.sleep(0.5)
+        for poller in pollers.values():
+            poller.stop.set()
+            poller.join()
+        if done.returncode != 0:
+            raise SystemExit(f"three nodes failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
+        windows = {}
+        for name, poller in pollers.items():
+            if poller.cordoned is None or poller.uncordoned is None or poller.on_containerd is None:
+                raise SystemExit(
+                    f"{name}: the poller missed the cordon, the switch or the uncordon"
+                )
+            windows[name] = {
+                "unschedulable": round(poller.uncordoned - poller.cordoned, 2),
+                "to_new_runtime": round(poller.on_containerd - poller.cordoned, 2),
+            }
+        return {"total": round(total, 2), "nodes": windows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant (median)")
+    parser.add_argument(
+        "--three-nodes", action="store_true", help="migrate three nodes in one playbook run"
+    )
     args = parser.parse_args()
+    if args.three_nodes:
+        with (
+            terminate_as_interrupt(),
+            tempfile.TemporaryDirectory(prefix="kruise-cri-bench-") as tmp,
+        ):
+            print(json.dumps(run_three_nodes(Path(tmp)), indent=2))
+        return
     results: dict[str, list[dict[str, float]]] = {"playbook": [], "shell": []}
     with terminate_as_interrupt(), tempfile.TemporaryDirectory(prefix="kruise-cri-bench-") as tmp:
         for round_number in range(args.repeat):

@@ -20,6 +20,7 @@ from kruise_cri.lab.controlplane import (
     CRASH_LOOP_ANNOTATION,
     KWOK_NODE_ANNOTATION,
 )
+from kruise_cri.lab.waiting import wait_until
 
 KWOK_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
 # The last line kruise-daemon 1.6 logs before it exits (255) on a Docker node through dockershim,
@@ -149,6 +150,20 @@ def ensure_namespace(client: KubeClient, name: str) -> None:
         client,
         [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}],
         exist_ok=True,
+    )
+
+
+def ensure_pod_namespace(client: KubeClient, name: str, timeout: float = 60) -> None:
+    """The namespace, once it can take pods: they are admitted only after
+    kube-controller-manager has created its default ServiceAccount."""
+    ensure_namespace(client, name)
+    wait_until(
+        f"namespace {name}'s default ServiceAccount",
+        lambda: any(
+            account["metadata"]["name"] == "default"
+            for account in client.get(f"/api/v1/namespaces/{name}/serviceaccounts")["items"]
+        ),
+        timeout=timeout,
     )
 
 

@@ -29,7 +29,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     load_settings,
 )
 
-from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace, kwok_node
+from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_pod_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.kube_helpers import run_cluster_module
@@ -121,15 +121,7 @@ def kube(plane: ControlPlane) -> KubeClient:
 
 @pytest.fixture(scope="module")
 def workloads(plane: ControlPlane, kube: KubeClient) -> None:
-    ensure_namespace(kube, NAMESPACE)
-    wait_until(
-        "the namespace's default ServiceAccount",
-        lambda: any(
-            a["metadata"]["name"] == "default"
-            for a in kube.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts")["items"]
-        ),
-        timeout=60,
-    )
+    ensure_pod_namespace(kube, NAMESPACE)
     app = "registry.example/app:1.0"
     create_all(
         kube,

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kruise_cri.lab.cluster_objects import create_all, ensure_namespace, kwok_node
+from kruise_cri.lab.cluster_objects import create_all, ensure_pod_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.kube_helpers import run_cluster_module
@@ -85,14 +85,7 @@ def drain(kubeconfig: Path, *extra: str, **args: Any) -> dict[str, Any]:
 def pods_on_source(control_plane: ControlPlane, kube) -> Iterator[list[dict[str, Any]]]:
     """Both replicas Running on cap-src (the spare was cordoned while they were scheduled), then
     the spare uncordoned: it has room (1 CPU) for one of them only."""
-    ensure_namespace(kube, NAMESPACE)
-    wait_until(
-        "the namespace's default ServiceAccount",
-        lambda: any(
-            a["metadata"]["name"] == "default"
-            for a in kube.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts")["items"]
-        ),
-    )
+    ensure_pod_namespace(kube, NAMESPACE)
     create_all(kube, [node(SOURCE, "4"), node(SPARE, "1", unschedulable=True)])
     create_all(kube, [deployment()])
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from kruise_cri.lab.cluster_objects import bound_pod, create_all, ensure_namespace, kwok_node
+from kruise_cri.lab.cluster_objects import bound_pod, create_all, ensure_pod_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import WaitTimeout, wait_until
 from tests.integration.ansible_run import VENV_BIN, ansible_env
@@ -175,15 +175,7 @@ def shown_diff(plane: ControlPlane, *extra: str, **args: Any) -> str:
 @pytest.fixture(scope="module")
 def cluster(control_plane: ControlPlane, kube) -> Iterator[dict[str, Any]]:
     """The main scenario's workloads on drain-src, every one Running, budgets settled."""
-    ensure_namespace(kube, NAMESPACE)
-    # Pods are admitted once kube-controller-manager has created the namespace's default account.
-    wait_until(
-        "the namespace's default ServiceAccount",
-        lambda: any(
-            a["metadata"]["name"] == "default"
-            for a in kube.get(f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts")["items"]
-        ),
-    )
+    ensure_pod_namespace(kube, NAMESPACE)
     create_all(
         kube,
         [

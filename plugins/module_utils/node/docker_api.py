@@ -5,6 +5,7 @@ ask."""
 
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import json
 import os
 import socket
@@ -50,18 +51,25 @@ class DockerAPIError(Exception):
     pass
 
 
-def docker_get(socket_path, path, timeout):
+@contextlib.contextmanager
+def docker_connection(socket_path, timeout):
+    """A connection to Docker's API socket; its failures raised as DockerAPIError, described."""
     connection = UnixHTTPConnection(socket_path, timeout)
     try:
-        connection.request("GET", path, headers={"Host": "docker"})
-        response = connection.getresponse()
-        body = response.read(MAX_BODY_BYTES + 1)
+        yield connection
     except socket.timeout:
         raise DockerAPIError("no answer within %.1f s" % timeout) from None
     except (OSError, http_client.HTTPException) as error:
         raise DockerAPIError(describe_socket_error(error)) from None
     finally:
         connection.close()
+
+
+def docker_get(socket_path, path, timeout):
+    with docker_connection(socket_path, timeout) as connection:
+        connection.request("GET", path, headers={"Host": "docker"})
+        response = connection.getresponse()
+        body = response.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise DockerAPIError("GET %s answered more than %d bytes" % (path, MAX_BODY_BYTES))
     if response.status != 200:
@@ -125,31 +133,27 @@ def docker_save(socket_path, names, dest, timeout, chunk_bytes=1024 * 1024):
     place, so a half-written archive is never taken for a whole one. Returns the bytes written."""
     query = "&".join("names=%s" % quote(name, safe="") for name in names)
     partial = dest + ".partial"
-    connection = UnixHTTPConnection(socket_path, timeout)
     written = 0
     try:
-        connection.request("GET", "/images/get?" + query, headers={"Host": "docker"})
-        response = connection.getresponse()
-        if response.status != 200:
-            detail = response.read(4096).decode("utf-8", "replace").strip()
-            raise DockerAPIError("GET /images/get answered HTTP %d: %s" % (response.status, detail))
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(descriptor, "wb") as archive:
-            while True:
+        with docker_connection(socket_path, timeout) as connection:
+            connection.request("GET", "/images/get?" + query, headers={"Host": "docker"})
+            response = connection.getresponse()
+            if response.status != 200:
+                detail = response.read(4096).decode("utf-8", "replace").strip()
+                raise DockerAPIError(
+                    "GET /images/get answered HTTP %d: %s" % (response.status, detail)
+                )
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+            with os.fdopen(os.open(partial, flags, 0o600), "wb") as archive:
                 chunk = response.read(chunk_bytes)
-                if not chunk:
-                    break
-                archive.write(chunk)
-                written += len(chunk)
-            archive.flush()
-            os.fsync(archive.fileno())
+                while chunk:
+                    archive.write(chunk)
+                    written += len(chunk)
+                    chunk = response.read(chunk_bytes)
+                archive.flush()
+                os.fsync(archive.fileno())
         os.rename(partial, dest)
-    except socket.timeout:
-        raise DockerAPIError("no answer within %.1f s" % timeout) from None
-    except (OSError, http_client.HTTPException) as error:
-        raise DockerAPIError(describe_socket_error(error)) from None
     finally:
-        connection.close()
         if os.path.lexists(partial):
             os.unlink(partial)
     return written
