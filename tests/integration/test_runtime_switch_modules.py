@@ -32,6 +32,18 @@ def node(tmp_path: Path, bare_python: Path) -> Path:
     return inventory
 
 
+def config_dump(build: str, config: Path) -> subprocess.CompletedProcess[str]:
+    """What that containerd makes of the file: ``containerd --config FILE config dump``."""
+    dump = subprocess.run(
+        [containerd(build), "--config", str(config), "config", "dump"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert dump.returncode == 0, dump.stderr
+    return dump
+
+
 def call(inventory: Path, module: str, args: dict[str, Any], *extra: str) -> dict[str, Any]:
     return run_module(inventory, "node", f"kruise_cri.remediation.{module}", args, *extra)["node"]
 
@@ -64,13 +76,7 @@ def test_the_config_written_is_one_the_real_containerd_loads(
         "insecure registry range 10.20.0.0/16 is not carried over: containerd names registries "
         "by host; add a hosts.toml per registry in that range"
     ]
-    dump = subprocess.run(
-        [containerd(build), "--config", str(config), "config", "dump"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert dump.returncode == 0, dump.stderr
+    dump = config_dump(build, config)
     assert "SystemdCgroup = true" in dump.stdout
     assert "10.0.0.1:5000/pause:3.6" in dump.stdout
     again = call(node, "containerd_cri_config", args)
@@ -215,13 +221,7 @@ def test_a_version_1_config_is_carried_to_what_the_new_containerd_reads(
     migrated = call(node, "containerd_config_migrate", args)
     assert migrated["changed"] and not migrated.get("failed"), migrated
     # The new containerd loads it with every setting, and warns of no key it ignores.
-    dump = subprocess.run(
-        [containerd(build), "--config", str(config), "config", "dump"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert dump.returncode == 0, dump.stderr
+    dump = config_dump(build, config)
     assert "unknown key" not in dump.stderr, dump.stderr
     assert f"version = {version}" in dump.stdout
     assert sandbox in dump.stdout
