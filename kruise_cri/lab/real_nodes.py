@@ -204,14 +204,15 @@ REAL_NODE_KINDS: Mapping[str, RealKind] = {
         compatible_lines=frozenset(LINES),
         kruise_daemon_1_6_exit_code=None,
     ),
-    # Docker as Docker's own packages install it, with the CRI plugin off in their containerd,
+    # Docker as older Docker packages install it, on a containerd 1.4 with the CRI plugin off,
     # served to the kubelet by a cri-dockerd-style shim. kruise-daemon looks for dockershim.sock
-    # only: every line skips Docker here, and 1.6 panics on the CRI-less containerd.
+    # only: every line skips Docker here, and 1.6 panics on the CRI-less containerd. Migrating
+    # it upgrades that containerd too (it could not serve CRI v1 if its plugin were on).
     "docker-cri-off": _real_kind(
         "docker-cri-off",
-        "Docker 20.10 on its own containerd 1.6 with the CRI plugin disabled, served to kubelet "
+        "Docker 20.10 on containerd 1.4.13 with the CRI plugin disabled, served to kubelet "
         "1.23 by a cri-dockerd-style shim (CRI v1alpha2) at /run/cri-dockerd.sock",
-        ContainerdSpec(IMAGE_CONTAINERD, cri=False),
+        ContainerdSpec("containerd-1.4", cri=False),
         ("--container-runtime=remote", f"--container-runtime-endpoint=unix://{CRI_DOCKERD_SOCKET}"),
         compatible_lines=frozenset(),
         kruise_daemon_1_6_exit_code=2,

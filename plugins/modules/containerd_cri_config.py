@@ -64,6 +64,12 @@ options:
       - The containerd whose version decides the config schema.
     type: path
     default: containerd
+  containerd_version:
+    description:
+      - The version (C(X.Y.Z)) of the containerd that will read the configuration, when it is
+        not installed yet (a preview before M(kruise_cri.remediation.containerd_binaries)
+        upgrades it). Unset, O(containerd_binary) C(--version) tells.
+    type: str
   config_file:
     description:
       - containerd's configuration file.
@@ -94,7 +100,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 containerd_version:
-  description: The version C(containerd --version) printed.
+  description: The version C(containerd --version) printed, or O(containerd_version).
   returned: always
   type: str
   sample: 1.6.20
@@ -128,6 +134,15 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.node.runtim
 
 
 def containerd_version(module):
+    given = module.params["containerd_version"]
+    if given:
+        match = re.match(r"v?(\d+)\.(\d+)\.(\d+)$", given.strip())
+        if not match:
+            module.fail_json(
+                msg="containerd_version %r is not a version X.Y.Z; give the version of the "
+                "containerd that will read the configuration, or leave it unset" % given
+            )
+        return tuple(int(part) for part in match.groups())
     binary = module.params["containerd_binary"]
     if "/" not in binary:
         binary = module.get_bin_path(binary) or binary
@@ -156,6 +171,7 @@ def main():
             insecure_registries=dict(type="list", elements="str", default=[]),
             runtime_options=dict(type="dict", default={}),
             containerd_binary=dict(type="path", default="containerd"),
+            containerd_version=dict(type="str"),
             config_file=dict(type="path", default="/etc/containerd/config.toml"),
             certs_dir=dict(type="path", default="/etc/containerd/certs.d"),
             backup_dir=dict(type="path", default=DEFAULT_BACKUP_DIR),
@@ -168,7 +184,8 @@ def main():
     if version < (1, 6, 0):
         module.fail_json(
             msg="containerd %s serves CRI v1alpha2 only, which kruise-daemon 1.6+ cannot use; "
-            "install containerd 1.6 or newer first" % shown,
+            "install containerd 1.6 or newer first (containerd_binaries installs it from a "
+            "release archive)" % shown,
             containerd_version=shown,
         )
     try:

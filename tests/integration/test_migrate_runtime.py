@@ -412,10 +412,17 @@ def test_containerd_1_4_is_upgraded_from_a_release_archive(lab: Lab, tmp_path: P
 
 
 def test_a_docker_node_carries_its_images_to_containerd_and_docker_is_removed(lab: Lab) -> None:
-    """An image only this node's Docker holds (no registry serves its name), used by a stopped
+    """Docker on a containerd 1.4 (CRI off), upgraded from the release archive with the switch.
+    An image only this node's Docker holds (no registry serves its name), used by a stopped
     container: carried over, a pod that may never pull it runs on containerd. Docker's package is
     removed afterwards, containerd's kept."""
     kind = "docker-cri-off"
+    before = on_node(lab, NODE_SNAPSHOT, kind)
+    # Without the archive, the containerd beside Docker cannot serve CRI v1: refused up front.
+    too_old = failed(migrate(lab, target=CRI_OFF_NODE, kruise_cri_containerd_archive=""))
+    assert "containerd 1.4.13 serves CRI v1alpha2 only" in too_old, too_old
+    assert "Give kruise_cri_containerd_archive" in too_old, too_old
+    assert on_node(lab, NODE_SNAPSHOT, kind) == before
     local_only = "kruise-cri.test/local-only:1"
     assert lab.nodes.registry is not None
     pause = f"{lab.nodes.registry.host}/pause:{PAUSE_VERSION}"  # the sandboxes' image
@@ -444,7 +451,8 @@ def test_a_docker_node_carries_its_images_to_containerd_and_docker_is_removed(la
     assert kept.split() == ["containerd", "active"], kept
     current = node(lab, CRI_OFF_NODE)
     assert ready(current) and not current["spec"].get("unschedulable")
-    assert current["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://")
+    assert current["status"]["nodeInfo"]["containerRuntimeVersion"] == "containerd://1.7.24"
+    assert on_node(lab, "/usr/local/bin/containerd --version", kind).split()[2].startswith("1.7.24")
     daemon = [p for p in daemon_pods(lab.kube) if p["spec"].get("nodeName") == CRI_OFF_NODE]
     assert len(daemon) == 1 and pod_ready(daemon[0])
     images = on_node(lab, "ctr --namespace k8s.io images ls -q", kind)
