@@ -63,9 +63,13 @@ def test_docker_with_its_cri_disabled_containerd_behind_a_cri_dockerd_shim(
     assert ("default-runtime" in daemon_json) == wrapped
     assert (root / "usr/local/bin/runc-oom-restricted").exists() == wrapped
     assert daemon_json["exec-opts"] == ["native.cgroupdriver=cgroupfs"]  # as the kubelet's
-    # The image's own containerd (1.6): no containerd binaries put beside it, no drop-in.
-    assert not list((root / "usr/local/bin").glob("containerd*"))
-    assert not (root / "etc/systemd/system/containerd.service.d").exists()
+    # Docker on containerd 1.4 (a migration upgrades it): its binaries beside the image's 1.6,
+    # which a drop-in replaces.
+    assert (root / "usr/local/bin/containerd").exists()
+    assert (
+        "ExecStart=/usr/local/bin/containerd"
+        in (root / "etc/systemd/system/containerd.service.d/kruise-cri.conf").read_text()
+    )
     wants = root / "etc/systemd/system/multi-user.target.wants"
     for unit in ("kruise-cri-cgroups.service", "cri-dockerd.service", "kubelet.service"):
         assert os.readlink(wants / unit) == f"/etc/systemd/system/{unit}"
