@@ -5,8 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.plugins.action import ActionBase
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.python_floor import (
+    controller_python_problem,
+)
+
+
+def require_controller_python() -> None:
+    """Raise AnsibleError naming the Python found and the one needed when the controller's is
+    older than the collection's floor (module_utils/python_floor.CONTROLLER_PYTHON)."""
+    problem = controller_python_problem()
+    if problem is not None:
+        raise AnsibleError(problem)
+
+
+# Every action plugin imports this file before the parsers and renderers that need the newer
+# Python (tomllib, datetime.UTC), so an older one stops here with a message, not an ImportError.
+require_controller_python()
 
 
 class ControllerAction(ActionBase):

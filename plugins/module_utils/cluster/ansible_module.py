@@ -23,11 +23,19 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeRequestError,
     load_settings,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.python_floor import (
+    exit_module_when_python_too_old,
+)
+
+# Every cluster module imports this file before its own module_utils file (kruise_lock's needs
+# datetime.UTC): on an older Python the module ends here, naming the Python found and the one
+# needed, instead of with an ImportError.
+exit_module_when_python_too_old()
 
 COLLECTION = "kruise_cri.remediation"
 # The collection's version, as galaxy.yml gives it (a module cannot read galaxy.yml where it runs;
 # a unit test keeps the two equal).
-COLLECTION_VERSION = "0.2.0"
+COLLECTION_VERSION = "0.3.0"
 
 # The options of the doc fragment kruise_cri.remediation.kube_auth, as an AnsibleModule spec.
 AUTH_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
