@@ -70,6 +70,37 @@ class Permission:
         return attributes
 
 
+def rbac_permissions(
+    path: Path, *, not_served: Iterable[tuple[str, str, str]] = ()
+) -> list[Permission]:
+    """The permissions the Roles and ClusterRoles of an ``rbac/`` file grant, one per verb,
+    resource and namespace, in the file's order; those of ``not_served`` ((verb, resource,
+    group): kinds the lab's API server does not serve, so that nothing there reads them) left
+    out."""
+    skipped = set(not_served)
+    permissions: list[Permission] = []
+    for document in yaml.safe_load_all(path.read_text()):
+        if document["kind"] not in ("Role", "ClusterRole"):
+            continue
+        namespace = document["metadata"].get("namespace") if document["kind"] == "Role" else None
+        for rule in document["rules"]:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        if (verb, resource, group) in skipped:
+                            continue
+                        permissions.append(
+                            Permission(
+                                verb,
+                                resource,
+                                group,
+                                namespace,
+                                tuple(rule.get("resourceNames") or ()),
+                            )
+                        )
+    return permissions
+
+
 @dataclass(frozen=True)
 class Account:
     name: str

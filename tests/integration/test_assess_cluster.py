@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,14 +20,15 @@ from typing import Any
 import pytest
 import yaml
 
-from kruise_cri.lab.cluster_objects import client_for, crash_looping
+from kruise_cri.lab.cluster_objects import client_for, crash_looping, ensure_namespace
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.fleet import RunningFleet
 from kruise_cri.lab.lab_cluster import KRUISE_NAMESPACE, LAB_KRUISE_VERSION, seed_lab_cluster
 from kruise_cri.lab.nodes import NODES
 from kruise_cri.lab.waiting import wait_until
-from tests.integration.ansible_run import VENV_BIN, ansible_env
+from tests.integration.ansible_run import REPO_ROOT, VENV_BIN, ansible_env
 from tests.integration.kube_helpers import unreachable_kubeconfig
+from tests.integration.service_accounts import grant_account, rbac_permissions
 
 KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
 # The nodes where the real kruise-daemon 1.6 exits, by exit code.
@@ -231,3 +234,137 @@ def test_without_a_kubeconfig_the_plan_is_made_from_the_nodes_alone(
     assert f"Recommendation: {MIGRATE_TITLE}" in result.stdout
     page = (tmp_path / "report.html").read_text()
     assert 'id="cluster"' not in page and "from the node facts alone" in page
+
+
+# ------------------------------------------------------------------------------------------
+# As AWX runs it: ansible-runner in a private data directory holding the project's playbook, the
+# inventory and the extra vars as files, the Kubernetes credential as K8S_AUTH_* variables (a
+# service account bound to exactly rbac/assess.yml), no kubeconfig anywhere; the workflow reads
+# the verdict and the next job from the stats event's artifacts.
+
+AWX_NAMESPACE = "kruise-cri-awx"
+REPORT_CONFIGMAP = "kruise-cri/kruise-cri-report"  # the namespace rbac/assess-publish.yml names
+
+
+@pytest.fixture(scope="module")
+def awx_assess(
+    lab_cluster: ControlPlane,
+    renamed_inventory: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Any, Path, str]:
+    import ansible_runner
+
+    kube = client_for(lab_cluster.kubeconfig)
+    ensure_namespace(kube, REPORT_CONFIGMAP.split("/")[0])
+    directory = tmp_path_factory.mktemp("awx")
+    account = grant_account(
+        lab_cluster,
+        kube,
+        directory,
+        "awx-assess",
+        [
+            *rbac_permissions(REPO_ROOT / "rbac" / "assess.yml"),
+            *rbac_permissions(REPO_ROOT / "rbac" / "assess-publish.yml"),
+        ],
+        accounts_namespace=AWX_NAMESPACE,
+    )
+    private = directory / "private"
+    shutil.copytree(REPO_ROOT / "awx" / "project", private / "project")
+    (private / "inventory").mkdir()
+    shutil.copy(renamed_inventory, private / "inventory" / "hosts")
+    (private / "env").mkdir()
+    report_dir = directory / "report"
+    (private / "env" / "extravars").write_text(
+        yaml.safe_dump(
+            {
+                "kruise_cri_fail_on_incompatible": True,
+                "kruise_cri_report_dir": str(report_dir),
+                "kruise_cri_report_configmap": REPORT_CONFIGMAP,
+            }
+        )
+    )
+    home = directory / "home"  # no ~/.kube/config
+    home.mkdir()
+    environment = {
+        key: value
+        for key, value in ansible_env().items()
+        if key != "KUBECONFIG" and not key.startswith("K8S_AUTH_")
+    }
+    (private / "env" / "envvars").write_text(
+        yaml.safe_dump(
+            {
+                "HOME": str(home),
+                "PATH": environment["PATH"],  # the execution environment's ansible-playbook
+                "ANSIBLE_COLLECTIONS_PATH": environment["ANSIBLE_COLLECTIONS_PATH"],
+                "ANSIBLE_CONFIG": environment["ANSIBLE_CONFIG"],
+                "K8S_AUTH_HOST": lab_cluster.server,
+                "K8S_AUTH_API_KEY": account.token,
+                "K8S_AUTH_VERIFY_SSL": "True",
+                "K8S_AUTH_SSL_CA_CERT": str(lab_cluster.kubeconfig.parent / "pki" / "ca.crt"),
+            }
+        )
+    )
+    (private / "env" / "envvars").chmod(0o600)
+    saved = {key: os.environ.pop(key) for key in ("KUBECONFIG",) if key in os.environ}
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private), playbook="assess.yml", quiet=True, timeout=600
+        )
+    finally:
+        os.environ.update(saved)
+    return runner, report_dir, account.token
+
+
+def test_awx_assess_reads_the_cluster_with_its_credential_and_fails_on_the_verdict(
+    awx_assess,
+) -> None:
+    runner, report_dir, token = awx_assess
+    # Red for AWX (the workflow's failure edge), yet the report is whole and names the cluster.
+    assert runner.status == "failed" and runner.rc == 2, runner.stdout.read()[-4000:]
+    report = read_report(report_dir)
+    assert report["cluster"]["installed"] is True
+    assert report["cluster"]["version"] == LAB_KRUISE_VERSION
+    # rbac/assess.yml lets it read everything: nothing left unknown.
+    assert report["plan"]["installation"]["missing_permissions"] == []
+    assert report["cluster"]["feature_use"]["summary"] == ["1 ContainerRecreateRequest"]
+    failure = [e for e in runner.events if e["event"] == "runner_on_failed"]
+    assert len(failure) == 1
+    message = failure[0]["event_data"]["res"]["msg"]
+    assert f"cannot run kruise-daemon {report['target']['kruise_version']}" in message
+    assert f"Recommendation: {MIGRATE_TITLE}" in message
+    output = json.dumps(list(runner.events))
+    assert token not in output
+
+
+def test_awx_assess_leaves_its_report_in_the_cluster(awx_assess, lab_cluster) -> None:
+    """The job's container is gone; report.json and report.md stay in the ConfigMap."""
+    _runner, report_dir, _token = awx_assess
+    namespace, name = REPORT_CONFIGMAP.split("/")
+    published = client_for(lab_cluster.kubeconfig).get(
+        f"/api/v1/namespaces/{namespace}/configmaps/{name}"
+    )
+    assert published["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kruise-cri"
+    assert published["data"]["report.json"] == (report_dir / "report.json").read_text()
+    assert published["data"]["report.md"] == (report_dir / "report.md").read_text()
+    assert json.loads(published["data"]["report.json"])["cluster"]["installed"] is True
+
+
+def test_awx_workflow_reads_the_verdict_and_the_next_job_from_the_artifacts(
+    awx_assess, renamed_inventory
+) -> None:
+    runner, report_dir, _token = awx_assess
+    stats = next(e for e in runner.events if e["event"] == "playbook_on_stats")
+    artifacts = stats["event_data"]["artifact_data"]
+    summary = artifacts["kruise_cri"]
+    report = read_report(report_dir)
+    assert summary["verdict"] == report["summary"]["verdict"]
+    assert summary["incompatible"] == report["summary"]["incompatible"] > 0
+    assert summary["recommendation"]["path"] == "migrate_runtime"
+    assert summary["report_paths"]["json"] == str(report_dir / "report.json")
+    assert summary["report_configmap"] == REPORT_CONFIGMAP
+    assert artifacts["kruise_cri_next_job"] == {
+        "path": "migrate_runtime",
+        "playbook": "kruise_cri.remediation.migrate_runtime",
+        "limit": ["ctd-1-4", *DOCKER_NODES],
+        "extra_vars": {"kruise_cri_containerd_archive": "CONTAINERD_ARCHIVE"},
+    }

@@ -4,9 +4,10 @@ accounts of a real control plane with RBAC, OpenKruise installed by real helm.
 For each path, a token with exactly the permissions the path needs completes it, and a token
 missing any one of them fails before changing anything, with a message naming the verb and the
 resource (for assess, which changes nothing: the facts and the plan name the permission and leave
-what it would have read unknown). The permissions are written out here, not taken from the code's
-needs functions, so that the code asking for too little (a change, then a 403) or too much (a
-refusal with every needed permission granted) fails a test."""
+what it would have read unknown). The permissions are those of the rbac/ files users apply,
+written out by hand, not taken from the code's needs functions, so that the code asking for too
+little (a change, then a 403) or too much (a refusal with every needed permission granted), or a
+file granting too little or too much, fails a test."""
 
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
 from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
+from tests.integration.ansible_run import REPO_ROOT
 from tests.integration.kube_helpers import helm, run_cluster_module
 from tests.integration.remediation_helpers import (
     DAEMON,
     MANAGER,
-    NAMESPACE,
     RELEASE_NAMESPACE,
     container_of,
     daemon_pods,
@@ -46,7 +47,12 @@ from tests.integration.remediation_helpers import (
     pod_ready,
     run_playbook,
 )
-from tests.integration.service_accounts import Account, Permission, grant_accounts
+from tests.integration.service_accounts import (
+    Account,
+    Permission,
+    grant_accounts,
+    rbac_permissions,
+)
 
 NODES = {
     "lp-docker": ("docker://20.10.24", "v1.23.17"),
@@ -58,86 +64,19 @@ TAINT = {"key": "kruise-cri.test/least-privilege", "value": "drain", "effect": "
 ACCOUNTS_NAMESPACE = "kruise-cri-least"
 KRUISE = "apps.kruise.io"
 LEASES = "coordination.k8s.io"
-CHART_OBJECT_NAMESPACES = ("kruise-system", "kruise-daemon-config")
 
 # ------------------------------------------------------------------------------------------
-# The permissions each path needs on this lab: OpenKruise in kruise-system, its Helm release
-# `kruise` in default, the drained node's pods in lp-apps.
+# The permissions each path needs: the Roles and ClusterRoles of rbac/, which users apply, for a
+# default install (OpenKruise in kruise-system, its Helm release `kruise` in default) as this
+# lab has it; the drained node's pods are in lp-apps.
 
-ASSESS = [
-    Permission("list", "nodes"),
-    Permission("list", "deployments", "apps"),
-    Permission("list", "daemonsets", "apps", NAMESPACE),
-    Permission("list", "pods"),
-    Permission("list", "secrets", namespace=RELEASE_NAMESPACE),
-    *(
-        Permission("list", plural, KRUISE)
-        for plural in (
-            "containerrecreaterequests",
-            "imagepulljobs",
-            "imagelistpulljobs",
-            "nodeimages",
-            "podprobemarkers",
-            "nodepodprobes",
-            "clonesets",
-            "daemonsets",
-        )
-    ),
-]
-
-DRAIN = [
-    Permission("get", "nodes", names=(DRAIN_NODE,)),
-    Permission("patch", "nodes", names=(DRAIN_NODE,)),
-    Permission("list", "pods"),
-    Permission("create", "pods/eviction", namespace=APPS),
-]
-
-# The lock: a Lease in the release's namespace, taken and released.
-LOCK = [
-    Permission(verb, "leases", LEASES, RELEASE_NAMESPACE)
-    for verb in ("get", "create", "update", "delete")
-]
-# helm's own storage: a new revision's secret, created then updated with the previous one; the
-# way back (helm rollback) gets the recorded revision's secret by name.
-HELM_STORAGE = [
-    Permission(verb, "secrets", namespace=RELEASE_NAMESPACE)
-    for verb in ("list", "get", "create", "update")
-]
-# helm gets every object of the chart before it patches or creates it.
-CHART_READS = [
-    Permission("get", "customresourcedefinitions", "apiextensions.k8s.io"),
-    Permission("get", "namespaces", names=CHART_OBJECT_NAMESPACES),
-    Permission("get", "services", namespace=NAMESPACE),
-    Permission("get", "serviceaccounts", namespace=NAMESPACE),
-    Permission("get", "deployments", "apps", NAMESPACE),
-    Permission("get", "daemonsets", "apps", NAMESPACE),
-]
-
-PIN = [
-    Permission("list", "deployments", "apps"),  # kruise_info: where OpenKruise runs
-    Permission("list", "customresourcedefinitions", "apiextensions.k8s.io"),  # 1.6-only kinds
-    *HELM_STORAGE,
-    *CHART_READS,
-    Permission("patch", "deployments", "apps", NAMESPACE),  # the manager's image
-    Permission("patch", "daemonsets", "apps", NAMESPACE),  # the daemon's image
-    Permission("list", "pods", namespace=NAMESPACE),  # the health check
-    *LOCK,
-]
-
-DISABLE = [
-    Permission("list", "deployments", "apps"),
-    Permission("list", "daemonsets", "apps", NAMESPACE),  # is the DaemonSet there
-    # Whether anything uses the daemon's features: its kinds, the workloads' annotations,
-    # every namespace's pods (the sidecar terminator; the health check's too).
-    *(permission for permission in ASSESS if permission.group == KRUISE),
-    Permission("list", "pods"),
-    *HELM_STORAGE,
-    *CHART_READS,
-    Permission("patch", "deployments", "apps", NAMESPACE),  # the manager's --feature-gates
-    Permission("delete", "daemonsets", "apps", NAMESPACE),  # the chart drops the DaemonSet
-    Permission("create", "daemonsets", "apps", NAMESPACE),  # ... and a rollback recreates it
-    *LOCK,
-]
+RBAC = REPO_ROOT / "rbac"
+# The lab's chart serves no v1beta1 StatefulSet of apps.kruise.io: nothing reads it here.
+NOT_SERVED = [("list", "statefulsets", KRUISE)]
+ASSESS = rbac_permissions(RBAC / "assess.yml", not_served=NOT_SERVED)
+DRAIN = rbac_permissions(RBAC / "drain.yml")
+PIN = rbac_permissions(RBAC / "pin-helm.yml")
+DISABLE = rbac_permissions(RBAC / "disable-helm.yml", not_served=NOT_SERVED)
 
 MATRICES = {"assess": ASSESS, "drain": DRAIN, "pin": PIN, "disable": DISABLE}
 PLAYBOOKS = {"pin": "pin_kruise", "disable": "disable_kruise_daemon"}

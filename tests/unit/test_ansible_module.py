@@ -290,7 +290,10 @@ def test_a_kubeconfig_that_cannot_be_loaded_fails_naming_it(capsys, tmp_path):
     result = run_module(capsys, {"kubeconfig": str(missing), "context": "ctx"}, read_version)
     assert result["rc"] == 1 and result["failed"] is True
     assert result["msg"].startswith(f"cannot load the kubeconfig {missing} (context ctx): ")
-    assert result["msg"].endswith("Give kubeconfig= (and context=) or host= with api_key=")
+    assert result["msg"].endswith(
+        "Give kubeconfig= (and context=) or host= with api_key=, or set K8S_AUTH_KUBECONFIG "
+        "(or K8S_AUTH_HOST with K8S_AUTH_API_KEY)"
+    )
 
 
 def test_an_unreachable_server_fails_naming_it(capsys):
@@ -329,7 +332,8 @@ def test_rejected_credentials_fail_without_showing_them(api, capsys):
     assert result["failed"] is True
     assert result["msg"] == (
         f"the API server {host} rejected the credentials (HTTP 401): the token or client "
-        "certificate is wrong or expired. Give a valid kubeconfig user (or api_key=)"
+        "certificate is wrong or expired. Give a valid kubeconfig user (or api_key=, or "
+        "K8S_AUTH_API_KEY)"
     )
 
 

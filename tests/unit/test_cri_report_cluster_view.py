@@ -101,7 +101,16 @@ def test_plan_is_kept_as_is_and_its_recommendation_summarised() -> None:
         "command": PIN_COMMAND,
         "commands": rec["commands"],
         "risk": rec["risk"]["level"],
+        "launches": rec["launches"],
     }
+    # What an AWX workflow's next job runs: the pin first, with the version it pins to.
+    assert stats["recommendation"]["launches"][0] == {
+        "path": "pin_1_5",
+        "playbook": "kruise_cri.remediation.pin_kruise",
+        "limit": [],
+        "extra_vars": {"kruise_cri_target_version": "1.5.5"},
+    }
+    assert [launch["path"] for launch in rec["launches"]] == rec["steps"]
     assert json.loads(render_json(report)) == report
     assert list(report)[-3:] == ["cluster", "plan", "plan_error"]
 

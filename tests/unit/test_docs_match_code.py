@@ -76,7 +76,7 @@ def needs_block(needs: Iterable[Access]) -> str:
     )
 
 
-def rbac_block(name: str, needs: Iterable[Access]) -> str:
+def rbac_yaml(name: str, needs: Iterable[Access]) -> str:
     """A ClusterRole for the requests without a namespace and a Role in each namespace for the
     others: one rule per resource (and object names), its verbs in the order first needed."""
     by_namespace: dict[str | None, dict[tuple[str, str, tuple[str, ...]], list[str]]] = {}
@@ -106,11 +106,19 @@ def rbac_block(name: str, needs: Iterable[Access]) -> str:
                 "rules": rules,
             }
         )
-    body = "---\n".join(
-        yaml.safe_dump(document, sort_keys=False, default_flow_style=None, width=100)
+    return "---\n".join(
+        yaml.dump(
+            document, Dumper=_IndentedDumper, sort_keys=False, default_flow_style=None, width=100
+        )
         for document in documents
     )
-    return f"```yaml\n{body}```\n"
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Block sequences indented under their key, as yamllint's default wants them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
 
 
 def assess_needs() -> list[Access]:
@@ -167,19 +175,27 @@ GENERATED: dict[str, dict[str, Callable[[], str]]] = {
     "docs/remediations.md": {"daemon_features.STOPS_WORKING": stops_working_block},
     "docs/permissions.md": {
         "kruise_info.read_needs": lambda: needs_block(assess_needs()),
-        "rbac assess": lambda: rbac_block("kruise-cri-assess", assess_needs()),
         "node_drain.needs": lambda: needs_block(drain_needs()),
-        "rbac node_drain": lambda: rbac_block("kruise-cri-node-drain", drain_needs()),
         "kruise_helm_release.storage_needs": lambda: needs_block(helm_storage_needs()),
         "kruise_wait.read_needs": lambda: needs_block(kruise_wait.read_needs(KRUISE_NAMESPACE)),
         "kruise_pin_check.read_needs": lambda: needs_block(kruise_pin_check.read_needs()),
-        "rbac pin_kruise manifests": lambda: rbac_block(
-            "kruise-cri-pin", manifests_path_needs(disable=False)
-        ),
-        "rbac disable_kruise_daemon manifests": lambda: rbac_block(
-            "kruise-cri-daemon-gate", manifests_path_needs(disable=True)
-        ),
     },
+}
+RBAC_HEADER = """\
+---
+# Made from the code's needs by tests/unit/test_docs_match_code.py (run it as a script to write
+# it again): {what}, for OpenKruise installed from manifests in kruise-system.
+"""
+# rbac/ files made from the code, whole
+GENERATED_FILES: dict[str, Callable[[], str]] = {
+    "rbac/pin-manifests.yml": lambda: (
+        RBAC_HEADER.format(what="pin_kruise")
+        + rbac_yaml("kruise-cri-pin", manifests_path_needs(disable=False))
+    ),
+    "rbac/disable-manifests.yml": lambda: (
+        RBAC_HEADER.format(what="disable_kruise_daemon, both directions")
+        + rbac_yaml("kruise-cri-daemon-gate", manifests_path_needs(disable=True))
+    ),
 }
 
 
@@ -255,7 +271,18 @@ def test_the_values_only_newer_charts_read_are_all_named() -> None:
         assert f"`{key}`" in sentence, key
 
 
+@pytest.mark.parametrize("path", list(GENERATED_FILES))
+def test_generated_files_match_the_code(path: str) -> None:
+    assert (REPO_ROOT / path).read_text() == GENERATED_FILES[path](), (
+        f"{path} differs from the code; rewrite it with "
+        "`.venv/bin/python tests/unit/test_docs_match_code.py`"
+    )
+
+
 def write() -> None:
+    for path, make in GENERATED_FILES.items():
+        (REPO_ROOT / path).write_text(make())
+        print(f"wrote {path}")
     for doc, blocks in GENERATED.items():
         path = REPO_ROOT / doc
         text = path.read_text()

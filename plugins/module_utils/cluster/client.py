@@ -1,7 +1,10 @@
 """A small, fast reader of the Kubernetes API for the cluster modules.
 
-Connection settings come from the ``kubernetes`` Python client's kubeconfig loader (contexts,
-exec and auth-provider plugins, in-cluster config), so they behave as kubectl's do; requests go
+Connection settings come from the module's options, then the ``K8S_AUTH_*`` environment variables
+(as kubernetes.core reads them; AWX's Kubernetes credential injects them), then the ``kubernetes``
+Python client's kubeconfig loader (contexts, exec and auth-provider plugins, in-cluster config),
+so they behave as kubectl's do. A token from an exec or auth-provider plugin that the API server
+rejects (HTTP 401) is fetched again once and the request repeated. Requests go
 through one ``urllib3`` pool and return raw JSON, because building the client's model objects for
 50,000 pods costs far more than the request itself. Every LIST is paginated (``limit`` +
 ``continue``); :attr:`KubeClient.requests` counts what was sent, per resource.
@@ -21,13 +24,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
@@ -85,6 +89,24 @@ class KubeRequestError(Exception):
         self.body = body
 
 
+# The environment variable of each connection option, as kubernetes.core names them. AWX's
+# "OpenShift or Kubernetes API Bearer Token" credential sets HOST, API_KEY, VERIFY_SSL and
+# SSL_CA_CERT.
+ENVIRONMENT_OPTIONS: dict[str, str] = {
+    "kubeconfig": "K8S_AUTH_KUBECONFIG",
+    "context": "K8S_AUTH_CONTEXT",
+    "host": "K8S_AUTH_HOST",
+    "api_key": "K8S_AUTH_API_KEY",
+    "validate_certs": "K8S_AUTH_VERIFY_SSL",
+    "ca_cert": "K8S_AUTH_SSL_CA_CERT",
+    "client_cert": "K8S_AUTH_CERT_FILE",
+    "client_key": "K8S_AUTH_KEY_FILE",
+    "proxy": "K8S_AUTH_PROXY",
+}
+TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", "n", "f"})
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     host: str
@@ -95,38 +117,70 @@ class ConnectionSettings:
     authorization: str | None  # the Authorization header's value
     proxy: str | None
     tls_server_name: str | None
+    # Fetches the Authorization header again (an exec or auth-provider plugin's token), for a
+    # token the API server no longer accepts; None when the token is given or static.
+    reauthorize: Callable[[], str | None] | None = field(default=None, compare=False, repr=False)
+
+
+def options_with_environment(
+    options: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The connection options, each unset one taken from its ``K8S_AUTH_*`` variable (options
+    first, as kubernetes.core). Raises KubeAccessError for a K8S_AUTH_VERIFY_SSL that is not a
+    boolean."""
+    environ = os.environ if environ is None else environ
+    merged = dict(options)
+    for option, variable in ENVIRONMENT_OPTIONS.items():
+        value = environ.get(variable, "")
+        if merged.get(option) not in (None, "") or not value:
+            continue
+        if option == "validate_certs":
+            word = value.strip().lower()
+            if word not in TRUE_WORDS | FALSE_WORDS:
+                raise KubeAccessError(
+                    f"{variable}={value!r} is not a boolean: set it to true or false (or give "
+                    "validate_certs=)"
+                )
+            merged[option] = word in TRUE_WORDS
+        else:
+            merged[option] = value
+    return merged
+
+
+def connection_given(options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> bool:
+    """Whether any connection setting is given, as an option or a ``K8S_AUTH_*`` variable."""
+    merged = options_with_environment(options, environ)
+    return any(merged.get(option) not in (None, "") for option in ENVIRONMENT_OPTIONS)
 
 
 def load_settings(options: Mapping[str, Any]) -> ConnectionSettings:
-    """Resolve the module's connection options the way kubernetes.core does: explicit ``host`` /
-    ``api_key`` / certificates win over the kubeconfig, which defaults to ``$KUBECONFIG`` or
-    ``~/.kube/config``, then the in-cluster service account."""
+    """Resolve the module's connection options the way kubernetes.core does: the options, then
+    the ``K8S_AUTH_*`` environment variables; an explicit ``host`` / ``api_key`` / certificates
+    win over the kubeconfig, which defaults to ``$KUBECONFIG`` or ``~/.kube/config``, then the
+    in-cluster service account."""
     if not HAS_KUBERNETES:
         raise KubeAccessError(
             "the kubernetes Python library is needed on the host that runs this module "
             f"(pip install kubernetes): {KUBERNETES_IMPORT_ERROR}"
         )
+    options = options_with_environment(options)
     configuration = Configuration()
     kubeconfig = options.get("kubeconfig")
     context = options.get("context")
-    if not options.get("host") or kubeconfig or context:
-        try:
-            if kubeconfig or context or not _in_cluster_available():
-                kube_config.load_kube_config(
-                    config_file=kubeconfig, context=context, client_configuration=configuration
-                )
-            else:
-                kube_config.load_incluster_config(client_configuration=configuration)
-        except (ConfigException, OSError, TypeError, ValueError) as error:
-            where = kubeconfig or "$KUBECONFIG or ~/.kube/config"
-            raise KubeAccessError(
-                f"cannot load the kubeconfig {where}"
-                + (f" (context {context})" if context else "")
-                + f": {error}. Give kubeconfig= (and context=) or host= with api_key="
-            ) from error
+    loads_kubeconfig = not options.get("host") or kubeconfig or context
+    if loads_kubeconfig:
+        _load_configuration(configuration, kubeconfig, context)
     host = options.get("host") or configuration.host
     api_key = options.get("api_key")
     authorization = f"Bearer {api_key}" if api_key else _authorization(configuration)
+    reauthorize = None
+    if not api_key and loads_kubeconfig and _plugin_token(configuration):
+
+        def reauthorize() -> str | None:
+            fresh = Configuration()
+            _load_configuration(fresh, kubeconfig, context)
+            return _authorization(fresh)
+
     validate = options.get("validate_certs")
     verify = bool(configuration.verify_ssl) if validate is None else bool(validate)
     return ConnectionSettings(
@@ -138,7 +192,34 @@ def load_settings(options: Mapping[str, Any]) -> ConnectionSettings:
         authorization=authorization,
         proxy=options.get("proxy") or configuration.proxy,
         tls_server_name=getattr(configuration, "tls_server_name", None),
+        reauthorize=reauthorize,
     )
+
+
+def _load_configuration(configuration: Any, kubeconfig: str | None, context: str | None) -> None:
+    """Fill ``configuration`` from the kubeconfig (running its exec or auth-provider plugin) or
+    the in-cluster service account. Raises KubeAccessError naming the kubeconfig."""
+    try:
+        if kubeconfig or context or not _in_cluster_available():
+            kube_config.load_kube_config(
+                config_file=kubeconfig, context=context, client_configuration=configuration
+            )
+        else:
+            kube_config.load_incluster_config(client_configuration=configuration)
+    except (ConfigException, OSError, TypeError, ValueError) as error:
+        where = kubeconfig or "$KUBECONFIG or ~/.kube/config"
+        raise KubeAccessError(
+            f"cannot load the kubeconfig {where}"
+            + (f" (context {context})" if context else "")
+            + f": {error}. Give kubeconfig= (and context=) or host= with api_key=, or set "
+            "K8S_AUTH_KUBECONFIG (or K8S_AUTH_HOST with K8S_AUTH_API_KEY)"
+        ) from error
+
+
+def _plugin_token(configuration: Any) -> bool:
+    """Whether the token comes from a plugin (exec, auth-provider, the in-cluster account's
+    file) and may be fetched again, rather than a fixed string in the kubeconfig."""
+    return getattr(configuration, "refresh_api_key_hook", None) is not None
 
 
 def split_proxy_credentials(proxy: str) -> tuple[str, str | None]:
@@ -275,6 +356,7 @@ class KubeClient:
         # Every attempt sent (a retried request counts once per attempt), and the retries alone.
         self.requests: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
+        self.reauthorizations = 0  # tokens fetched again after a 401
         self._requests_lock = threading.Lock()
         self.started = time.monotonic()
         pool_options: dict[str, Any] = {
@@ -375,6 +457,7 @@ class KubeClient:
             deadline = self.deadline if self.deadline is not None else first + self.retry_window
         attempts = 0
         maybe_processed = False  # an earlier attempt may have reached the server
+        reauthorized = False  # the token was fetched again after a 401
         while True:
             attempts += 1
             with self._requests_lock:
@@ -403,11 +486,14 @@ class KubeClient:
                 maybe_processed = maybe_processed or status not in NOT_PROCESSED_STATUSES
                 if self._wait_before_retry(attempts, deadline, response.headers.get("Retry-After")):
                     continue
+            if status == 401 and not reauthorized and self._reauthorized(headers):
+                reauthorized = True
+                continue
             if status == 401:
                 raise KubeAccessError(
                     f"the API server {self.settings.host} rejected the credentials (HTTP 401): "
                     "the token or client certificate is wrong or expired. Give a valid kubeconfig "
-                    "user (or api_key=)"
+                    "user (or api_key=, or K8S_AUTH_API_KEY)"
                 )
             if status == 404 and method.upper() == "DELETE" and maybe_processed:
                 # An earlier attempt whose answer was lost deleted it.
@@ -421,6 +507,24 @@ class KubeClient:
                     retried=_retried(attempts, first),
                 )
             return bytes(response.data)
+
+    def _reauthorized(self, headers: dict[str, str]) -> bool:
+        """After a 401: fetch the plugin's token again; when it differs from the one ``headers``
+        sent, put it there and in every later request's headers."""
+        if self.settings.reauthorize is None:
+            return False
+        sent = headers.get("Authorization")
+        with self._requests_lock:
+            current = self.headers.get("Authorization")
+            if current == sent:
+                current = self.settings.reauthorize()
+                if current:
+                    self.headers["Authorization"] = current
+                self.reauthorizations += 1
+        if not current or current == sent:
+            return False
+        headers["Authorization"] = current
+        return True
 
     def _wait_before_retry(self, failures: int, deadline: float, retry_after: str | None) -> bool:
         """Sleep before the next attempt; False when the deadline leaves no time for one."""

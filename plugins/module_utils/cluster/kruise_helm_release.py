@@ -30,6 +30,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
     KubeAccessError,
     KubeClient,
     KubeRequestError,
+    options_with_environment,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_wait import (
     read_needs as health_check_needs,
@@ -527,7 +528,8 @@ def _cli(module: ClusterModule) -> HelmCli:
         binary = found
     elif not os.access(binary, os.X_OK):
         raise Failure(f"helm binary {binary} does not exist or is not executable")
-    args, env = connection_args(params)
+    # helm reads no K8S_AUTH_* variable: the settings they give become its flags.
+    args, env = connection_args(options_with_environment(params))
 
     def run(argv, extra_env):
         return module.run_command(argv, environ_update=dict(extra_env), check_rc=False)

@@ -49,4 +49,5 @@ def _recommendation(report: Mapping[str, Any]) -> dict[str, Any] | None:
         "command": optional_text(rec.get("command")),
         "commands": present_texts(rec.get("commands")),
         "risk": optional_text(as_mapping(rec.get("risk")).get("level")),
+        "launches": [dict(as_mapping(launch)) for launch in rec.get("launches") or []],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.releases import (
     BRIDGE_RELEASE,
@@ -63,18 +64,29 @@ PLAYBOOK_CALLS: dict[str, PlaybookCall] = {
 }
 
 
-def playbook_command(path_id: str, inventory: str, nodes: Iterable[Node] = ()) -> str:
-    """The ansible-playbook command line of a path, from PLAYBOOK_CALLS, limited to ``nodes``
-    where the path takes --limit."""
+def playbook_launch(path_id: str, nodes: Iterable[Node] = ()) -> dict[str, Any]:
+    """How a path is run, for a machine (an AWX workflow's next job): the collection playbook,
+    the inventory hosts it is limited to (empty: every node) and its extra vars."""
     call = PLAYBOOK_CALLS[path_id]
-    words = ["ansible-playbook", call.fqcn, "-i", inventory]
     nodes = list(nodes)
-    if call.limit_to_nodes and nodes:
-        words += ["--limit", ",".join(node.limit_name for node in nodes)]
-    extra_vars = list(call.extra_vars)
+    extra_vars = dict(call.extra_vars)
     if path_id == MIGRATE and any(node.old_containerd for node in nodes):
-        extra_vars.append((CONTAINERD_ARCHIVE_VAR, CONTAINERD_ARCHIVE_PLACEHOLDER))
-    for key, value in extra_vars:
+        extra_vars[CONTAINERD_ARCHIVE_VAR] = CONTAINERD_ARCHIVE_PLACEHOLDER
+    return {
+        "path": path_id,
+        "playbook": call.fqcn,
+        "limit": [node.limit_name for node in nodes] if call.limit_to_nodes else [],
+        "extra_vars": extra_vars,
+    }
+
+
+def playbook_command(path_id: str, inventory: str, nodes: Iterable[Node] = ()) -> str:
+    """The ansible-playbook command line of a path (:func:`playbook_launch`)."""
+    launch = playbook_launch(path_id, nodes)
+    words = ["ansible-playbook", launch["playbook"], "-i", inventory]
+    if launch["limit"]:
+        words += ["--limit", ",".join(launch["limit"])]
+    for key, value in launch["extra_vars"].items():
         words += ["-e", f"{key}={value}"]
     return " ".join(shlex.quote(word) for word in words)
 

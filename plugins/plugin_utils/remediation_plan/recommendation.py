@@ -17,6 +17,7 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     PLAYBOOK_CALLS,
     manual_steps,
     playbook_command,
+    playbook_launch,
     runs_by_playbook,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation_plan.context import (
@@ -40,6 +41,7 @@ class _Steps:
 
     reasons: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    launches: list[dict[str, Any]] = field(default_factory=list)
     first_command: str | None = None
     not_shipped: list[str] = field(default_factory=list)
     manual_steps: list[str] = field(default_factory=list)
@@ -57,6 +59,7 @@ def recommend(ctx: Context, paths: Mapping[str, Mapping[str, Any]]) -> dict[str,
         "steps": list(choice.steps),
         "command": steps.first_command,
         "commands": steps.commands,
+        "launches": steps.launches,
         "not_shipped": steps.not_shipped,
         "manual_steps": steps.manual_steps,
         "manual_steps_doc": MANUAL_STEPS_DOC if steps.manual_steps else None,
@@ -83,6 +86,7 @@ def _run_steps(ctx: Context, choice: Choice) -> _Steps:
                 + (ctx.install.install_error or "whether OpenKruise is installed is unknown")
             )
         steps.commands.append(playbook_command(step, ctx.inventory, step_nodes))
+        steps.launches.append(playbook_launch(step, step_nodes))
         if index == 0:
             steps.first_command = steps.commands[0]
         if call.playbook not in ctx.shipped:
