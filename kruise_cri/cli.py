@@ -4,6 +4,9 @@ Exit codes of `kruise-cri assess`:
   0  every node is compatible with the target OpenKruise version
   2  at least one node is not compatible (the report says which and why)
   1  an error: bad input, the playbook failed, or a node could not be assessed
+Exit codes of `kruise-cri pin | disable-daemon | drain | migrate`:
+  0  the playbook succeeded (with --check: would succeed)
+  1  it failed, or the input was refused
 """
 
 from __future__ import annotations
@@ -20,6 +23,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from kruise_cri.jobs import (
+    JobInputError,
+    add_job_parsers,
+    disable_job,
+    drain_job,
+    migrate_job,
+    pin_job,
+    run_job,
+)
 from kruise_cri.lab.lab_dir import LabDirError, default_lab_dir
 
 EXIT_COMPATIBLE = 0
@@ -328,6 +340,30 @@ def describe_recommendation(report: dict[str, Any]) -> str:
     return "".join(_terminal_text(line) + "\n" for line in lines)
 
 
+JOBS = ("pin", "disable-daemon", "drain", "migrate")
+
+
+def command_job(args: argparse.Namespace, stream: TextIO) -> int:
+    """pin, disable-daemon, drain or migrate: its playbook through ansible-runner."""
+    if args.command == "pin":
+        job = pin_job(args)
+    elif args.command == "disable-daemon":
+        job = disable_job(args)
+    elif args.command == "drain":
+        job = drain_job(args)
+    else:
+        job = migrate_job(args, inventory_argument(args.inventory))
+    return run_job(
+        job,
+        check=args.check,
+        diff=args.diff,
+        json_output=args.json,
+        stream=stream,
+        environment=ansible_environment(colour=wants_colour(stream) and not args.json),
+        verbosity=args.verbose,
+    )
+
+
 def command_lab(args: argparse.Namespace, stream: TextIO) -> int:
     from kruise_cri.lab.fleet import LabFleet
     from kruise_cri.lab.kubernetes_build import ensure_kubernetes_binary
@@ -424,6 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     assess.add_argument("--probe-timeout", type=float, help="seconds per socket probe (default 2)")
     assess.add_argument("-v", "--verbose", action="count", default=0)
 
+    add_job_parsers(commands)
+
     lab = commands.add_parser(
         "lab", help="the built-in lab: nodes with real runtimes on this machine"
     )
@@ -453,8 +491,10 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     try:
         if args.command == "assess":
             return command_assess(args, stream)
+        if args.command in JOBS:
+            return command_job(args, stream)
         return command_lab(args, stream)
-    except (UsageError, LabDirError) as error:
+    except (UsageError, LabDirError, JobInputError) as error:
         sys.stderr.write(f"kruise-cri: {error}\n")
         return EXIT_ERROR
 

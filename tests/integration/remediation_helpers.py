@@ -256,6 +256,41 @@ def run_playbook(
     )
 
 
+def run_cli(
+    command: str, plane: ControlPlane, extra_vars: Mapping[str, Any], *args: str
+) -> dict[str, Any]:
+    """``kruise-cri COMMAND ... --json`` (its playbook through ansible-runner, as AWX runs it)
+    with the variables :func:`playbook_command` gives; the JSON summary, its exit code as
+    ``returncode``."""
+    variables = {
+        "kruise_cri_helm_binary": str(ensure_go_tool("helm")),
+        "kruise_cri_timeout": 120,
+        "kruise_cri_stable_seconds": 3,
+        **extra_vars,
+    }
+    completed = subprocess.run(
+        [
+            str(VENV_BIN / "kruise-cri"),
+            command,
+            "--kubeconfig",
+            str(plane.kubeconfig),
+            "-e",
+            json.dumps(variables),
+            "--json",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    try:
+        summary = json.loads(completed.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(completed.stdout[-4000:] + completed.stderr[-2000:]) from None
+    return {**summary, "returncode": completed.returncode}
+
+
 def start_playbook(
     name: str, plane: ControlPlane, extra_vars: Mapping[str, Any], *args: str
 ) -> subprocess.Popen[str]:

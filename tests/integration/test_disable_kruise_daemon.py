@@ -38,6 +38,7 @@ from tests.integration.remediation_helpers import (
     kruise_plane_fixtures,
     pod_ready,
     recap,
+    run_cli,
     run_playbook,
     succeeded,
     wait_daemon_pods,
@@ -144,10 +145,12 @@ def test_disable_and_enable_again_on_a_helm_install(installed, kube, charts):
     assert all(pod_ready(p) for p in pods)
     assert [h["revision"] for h in helm_history(plane)] == [1, 2, 3]
 
-    again = run_playbook(
-        "disable_kruise_daemon", plane, gate_vars(charts, kruise_cri_direction="enable")
-    )
-    assert succeeded(again)["changed"] == 0
+    # Again, as AWX runs it (ansible-runner, through `kruise-cri disable-daemon`): no change.
+    again = run_cli("disable-daemon", plane, gate_vars(charts), "--enable")
+    assert again["returncode"] == 0, again["failures"]
+    assert again["hosts"]["localhost"]["changed"] == 0
+    assert again["artifacts"]["kruise_cri_daemon_gate"]["direction"] == "enable"
+    assert again["artifacts"]["kruise_cri_daemon_gate"]["changed"] is False
     assert [h["revision"] for h in helm_history(plane)] == [1, 2, 3]
 
 

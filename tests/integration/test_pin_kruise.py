@@ -51,6 +51,7 @@ from tests.integration.remediation_helpers import (
     kruise_plane_fixtures,
     make_crash_loop,
     pod_ready,
+    run_cli,
     run_playbook,
     succeeded,
 )
@@ -157,11 +158,20 @@ def test_check_mode_pin_and_rerun_on_a_helm_install(installed, kube, charts, tmp
     )
     assert history[-1]["description"].endswith(f"(run {record['run_id']})")
 
-    # A rerun changes nothing and creates no revision.
-    again = run_playbook("pin_kruise", plane, pin_vars(charts, tmp_path))
-    assert succeeded(again)["changed"] == 0
+    # A rerun changes nothing and creates no revision; run as AWX runs it (ansible-runner,
+    # through `kruise-cri pin`), the artifacts say so.
+    again = run_cli(
+        "pin",
+        plane,
+        {"kruise_cri_backup_dir": str(tmp_path / "backup")},
+        "--chart-ref",
+        str(charts["1.5.5"]),
+    )
+    assert again["returncode"] == 0, again["failures"]
+    assert again["hosts"]["localhost"]["changed"] == 0
+    assert again["artifacts"]["kruise_cri_pin"]["changed"] is False
+    assert again["artifacts"]["kruise_cri_pin"]["target_version"] == "1.5.5"
     assert [h["revision"] for h in helm_history(plane)] == [1, 2]
-    assert "OpenKruise already runs 1.5.5: nothing changed" in flat(again)
 
     # Bad inputs fail before any change.
     for extra, words in (
