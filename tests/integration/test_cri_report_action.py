@@ -217,7 +217,9 @@ def test_cluster_and_plan_make_the_recommendation(
         "command": recommendation["command"],
         "commands": recommendation["commands"],
         "risk": recommendation["risk"]["level"],
+        "launches": recommendation["launches"],
     }
+    assert first["stats"]["recommendation"]["launches"][0]["path"] == "pin_1_5"
     assert recommendation["command"].startswith("ansible-playbook kruise_cri.remediation.")
     assert recommendation["command"] in (report_dir / "report.md").read_text()
     assert recommendation["command"] in (report_dir / "report.html").read_text()
