@@ -1,7 +1,7 @@
 """The records of the way back that the pin role writes, and which way back a failing run takes.
 
-Each pin that changes something first writes a record of the state before it (``pin-<release or
-namespace>-<UTC time to the microsecond>-<run id>.json``, 0600) with ``outcome: started``, and
+Each pin that changes something first writes a record of the state before it (the Secret
+``kruise-cri-pin-<run id>`` beside the release, key ``record.json``) with ``outcome: started``, and
 sets the outcome when it ends: ``pinned``, ``rolled back``, ``left alone`` or ``rollback failed``.
 A record still ``started`` belongs to a run that was interrupted (killed, its controller lost).
 
@@ -24,8 +24,9 @@ STARTED = "started"
 
 
 def decode_records(slurped: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The records among ``ansible.builtin.slurp`` results (a loop's ``results``), each with its
-    ``file``; unreadable or malformed files are left out."""
+    """The records among ``ansible.builtin.slurp`` results (a loop's ``results``) or
+    ``cluster_records_info``'s ``records`` (the same ``content``, base64), each with its ``file``
+    (the path, or ``Secret namespace/name``); unreadable or malformed ones are left out."""
     records = []
     for entry in slurped:
         if entry.get("failed") or entry.get("skipped"):

@@ -4,6 +4,7 @@ states, manifests, and ansible-playbook runs."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
@@ -106,6 +107,29 @@ def helm_install(plane: ControlPlane, chart: Path, values: Mapping[str, Any], tm
 def helm_uninstall(plane: ControlPlane, kube: KubeClient) -> None:
     helm(plane, "uninstall", RELEASE, "-n", RELEASE_NAMESPACE, "--wait", check=False)
     wait_gone(kube, f"/api/v1/namespaces/{NAMESPACE}", "namespace kruise-system to go")
+    # The pin's records stay beside the release; the next test's install starts without any.
+    for record in pin_records(kube):
+        kube.delete(f"/api/v1/namespaces/{RELEASE_NAMESPACE}/secrets/{record['name']}")
+
+
+PIN_RECORD_SELECTOR = "app.kubernetes.io/managed-by=kruise-cri,kruise-cri.openkruise.io/record=pin"
+
+
+def pin_records(kube: KubeClient, namespace: str = RELEASE_NAMESPACE) -> list[dict[str, Any]]:
+    """The pin's records of the way back in ``namespace`` (Secrets), oldest first, each decoded
+    with its ``name``, its ``file`` (``Secret namespace/name``, as the playbook names it) and the
+    Secret's ``type``."""
+    secrets = kube.get(
+        f"/api/v1/namespaces/{namespace}/secrets", {"labelSelector": PIN_RECORD_SELECTOR}
+    )["items"]
+    records = []
+    for secret in secrets:
+        name = secret["metadata"]["name"]
+        record = json.loads(base64.b64decode(secret["data"]["record.json"]))
+        records.append(
+            {**record, "name": name, "file": f"Secret {namespace}/{name}", "type": secret["type"]}
+        )
+    return sorted(records, key=lambda record: record["taken_at"])
 
 
 def wait_gone(kube: KubeClient, path: str, what: str, timeout: float = 120) -> None:

@@ -63,7 +63,8 @@ def default_of(path: str, variable: str) -> str:
 # Where a run writes on the controller, by default relative to the directory it runs in: the
 # checkout's root, or playbooks/ for someone who runs from there.
 REPORT_DIR = default_of("playbooks/assess.yml", "kruise_cri_report_dir")
-BACKUP_DIR = default_of("roles/kruise_pin/defaults/main.yml", "kruise_cri_backup_dir")
+# Where the pin wrote its records before 0.3.0 (kruise_cri_backup_dir): old checkouts hold them.
+BACKUP_DIR = "kruise-cri-backup"
 PIN_RECORD = "pin-kruise-20261204T101112.123456Z-6f1c2d9e.json"
 PLANTED = (
     *(f"{where}{REPORT_DIR}/report.{ext}" for where in ("", "playbooks/") for ext in ("html", "md", "json")),

@@ -7,7 +7,6 @@ a revision someone else made since; a rerun after a killed run finds that run's 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from collections.abc import Iterator, Mapping
@@ -32,6 +31,7 @@ from tests.integration.remediation_helpers import (
     helm_install,
     helm_uninstall,
     kruise_plane_fixtures,
+    pin_records,
     run_playbook,
     start_playbook,
     succeeded,
@@ -62,20 +62,12 @@ def installed(plane, kube, charts, tmp_path) -> Iterator[ControlPlane]:
 def pin_vars(charts: Mapping[str, Path], tmp: Path, **more: Any) -> dict[str, Any]:
     return {
         "kruise_cri_chart_ref": str(charts["1.5.5"]),
-        "kruise_cri_backup_dir": str(tmp / "backup"),
         **more,
     }
 
 
 def charts_in_history(plane: ControlPlane) -> list[tuple[int, str]]:
     return [(h["revision"], h["chart"]) for h in helm_history(plane)]
-
-
-def records(tmp: Path) -> list[dict[str, Any]]:
-    return [
-        {**json.loads(path.read_text()), "file": str(path)}
-        for path in sorted((tmp / "backup").glob("pin-kruise-*.json"))
-    ]
 
 
 def new_daemon_on_docker(pod: Mapping[str, Any]) -> bool:
@@ -115,7 +107,7 @@ def test_two_pins_at_once_one_pins_and_the_other_is_refused_by_the_lock(
     assert len(winners) == 1 and len(losers) == 1, [o.stdout[-3000:] for o in outcomes]
     succeeded(winners[0])
     refusal = failed(losers[0])
-    (record,) = records(tmp_path)
+    (record,) = pin_records(kube)
     assert f"kruise-cri run {record['run_id']} (pin OpenKruise 1.5.5" in refusal
     assert "two runs at once would undo each other's work" in refusal
     assert f"-e kruise_cri_lock_take_over={record['run_id']}" in refusal
@@ -187,7 +179,7 @@ def test_a_failing_pin_leaves_a_revision_made_by_hand_since_alone(
         (2, "kruise-1.5.5"),
         (3, "kruise-1.5.5"),
     ]
-    (record,) = records(tmp_path)
+    (record,) = pin_records(kube)
     assert record["outcome"] == "left alone"
     assert get_or_none(kube, LEASE) is None
 
@@ -206,7 +198,7 @@ def test_a_rerun_after_a_killed_pin_rolls_back_to_the_killed_runs_record(
         wait_for_revision(installed, 2)
         os.killpg(killed.pid, signal.SIGKILL)  # the controller lost mid-post-check
         finish(killed)
-        (record,) = records(tmp_path)
+        (record,) = pin_records(kube)
         assert record["outcome"] == "started"
         assert get_or_none(kube, LEASE)["spec"]["holderIdentity"] == record["run_id"]
 
@@ -237,6 +229,6 @@ def test_a_rerun_after_a_killed_pin_rolls_back_to_the_killed_runs_record(
         (3, "kruise-1.6.3"),
     ]
     assert container_of(kube.get(DAEMON), "daemon")["image"].endswith(":v1.6.3")
-    (record_after,) = records(tmp_path)  # the rerun changed nothing itself: no record of its own
+    (record_after,) = pin_records(kube)  # the rerun changed nothing itself: no record of its own
     assert record_after["outcome"].startswith("rolled back (by run ")
     assert get_or_none(kube, LEASE) is None

@@ -465,8 +465,8 @@ def assert_refused_before_any_change(run: Run, missing: Permission) -> None:
     assert not run.token_shown
 
 
-def pin_vars(charts: Mapping[str, Path], tmp: Path) -> dict[str, Any]:
-    return {"kruise_cri_chart_ref": str(charts["1.5.5"]), "kruise_cri_backup_dir": str(tmp)}
+def pin_vars(charts: Mapping[str, Path]) -> dict[str, Any]:
+    return {"kruise_cri_chart_ref": str(charts["1.5.5"])}
 
 
 def disable_vars(charts: Mapping[str, Path]) -> dict[str, Any]:
@@ -477,8 +477,7 @@ def disable_vars(charts: Mapping[str, Path]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def pin_runs(plane, installed, kube, accounts, tmp_path_factory) -> dict[Permission | None, Run]:
-    backup = tmp_path_factory.mktemp("lp-backup")
-    return run_matrix("pin", plane, kube, accounts, lambda: pin_vars(installed, backup))
+    return run_matrix("pin", plane, kube, accounts, lambda: pin_vars(installed))
 
 
 @pytest.mark.parametrize("missing", PIN, ids=ids(PIN))

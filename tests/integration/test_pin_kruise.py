@@ -9,7 +9,6 @@ import contextlib
 import json
 import re
 import shutil
-import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from tests.integration.remediation_helpers import (
     helm_values,
     kruise_plane_fixtures,
     make_crash_loop,
+    pin_records,
     pod_ready,
     run_cli,
     run_playbook,
@@ -95,7 +95,6 @@ def future_chart(plane: ControlPlane, tmp: Path) -> Path:
 def pin_vars(charts: Mapping[str, Path], tmp: Path, **more: Any) -> dict[str, Any]:
     return {
         "kruise_cri_chart_ref": str(charts["1.5.5"]),
-        "kruise_cri_backup_dir": str(tmp / "backup"),
         **more,
     }
 
@@ -116,7 +115,7 @@ def test_check_mode_pin_and_rerun_on_a_helm_install(installed, kube, charts, tmp
     assert [h["revision"] for h in helm_history(plane)] == [1]
     assert container_of(kube.get(DAEMON), "daemon")["image"].endswith(":v1.6.3")
     assert sum(crash_looping(p) for p in daemon_pods(kube)) == len(CRASHING)
-    assert not (tmp_path / "backup").exists()
+    assert pin_records(kube) == []
 
     # The pin: chart 1.5.5 with every user value kept, the daemon healthy on every node.
     pinned = run_playbook("pin_kruise", plane, pin_vars(charts, tmp_path))
@@ -142,20 +141,16 @@ def test_check_mode_pin_and_rerun_on_a_helm_install(installed, kube, charts, tmp
         assert pod_ready(pod) and not crash_looping(pod), pod["metadata"]["name"]
     assert "kruise-manager and kruise-daemon healthy after" in flat(pinned)
 
-    # The record of the way back: revision 1 and its values, readable by the owner only.
-    records = list((tmp_path / "backup").glob("pin-kruise-*.json"))
-    assert len(records) == 1
-    assert stat.S_IMODE(records[0].stat().st_mode) == 0o600
-    record = json.loads(records[0].read_text())
+    # The record of the way back: revision 1 and its values, in a Secret beside the release.
+    (record,) = pin_records(kube)
+    assert record["type"] == "Opaque"
     assert record["helm"]["revision"] == 1
     assert record["helm"]["chart_version"] == "1.6.3"
     assert record["helm"]["values"] == USER_VALUES
     assert record["kruise_version"] == "1.6.3"
     assert record["outcome"] == "pinned"
-    # Named uniquely: the time to the microsecond and the run's id, which the Helm revision names.
-    assert re.fullmatch(
-        rf"pin-kruise-\d{{8}}T\d{{6}}\.\d{{6}}Z-{record['run_id']}\.json", records[0].name
-    )
+    # Named after the run's id, which the Helm revision names too.
+    assert record["name"] == f"kruise-cri-pin-{record['run_id']}"
     assert history[-1]["description"].endswith(f"(run {record['run_id']})")
 
     # A rerun changes nothing and creates no revision; run as AWX runs it (ansible-runner,
@@ -163,7 +158,7 @@ def test_check_mode_pin_and_rerun_on_a_helm_install(installed, kube, charts, tmp
     again = run_cli(
         "pin",
         plane,
-        {"kruise_cri_backup_dir": str(tmp_path / "backup")},
+        {},
         "--chart-ref",
         str(charts["1.5.5"]),
     )
@@ -347,9 +342,7 @@ def test_manifest_install_gets_1_5_images(plane, kube, charts, tmp_path):
         )
         for pod in daemon_pods(kube):
             assert pod_ready(pod) and not crash_looping(pod), pod["metadata"]["name"]
-        record = json.loads(
-            next((tmp_path / "backup").glob("pin-kruise-system-*.json")).read_text()
-        )
+        (record,) = pin_records(kube, "kruise-system")
         assert record["manifests"]["manager_image"] == "openkruise/kruise-manager:v1.6.3"
         assert record["manifests"]["feature_gates"] == "ImagePullJobGate=true,PodIndexLabel=false"
 

@@ -247,7 +247,6 @@ def test_pin_makes_every_real_daemon_ready_on_1_5_5(lab: Lab, tmp_path: Path) ->
         lab.nodes.plane,
         {
             "kruise_cri_chart_ref": str(lab.charts["1.5.5"]),
-            "kruise_cri_backup_dir": str(tmp_path / "backup"),
             **PLAYBOOK_TIMEOUT,
         },
     )

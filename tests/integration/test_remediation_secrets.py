@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -33,6 +32,7 @@ from tests.integration.remediation_helpers import (
     helm_uninstall,
     helm_values,
     kruise_plane_fixtures,
+    pin_records,
     pod_ready,
     run_playbook,
     succeeded,
@@ -73,22 +73,18 @@ def output(completed: subprocess.CompletedProcess[str]) -> str:
     return completed.stdout + completed.stderr
 
 
-def pin_vars(charts: Mapping[str, Path], backup: Path, **more: Any) -> dict[str, Any]:
-    return {
-        "kruise_cri_chart_ref": str(charts["1.5.5"]),
-        "kruise_cri_backup_dir": str(backup),
-        **more,
-    }
+def pin_vars(charts: Mapping[str, Path], **more: Any) -> dict[str, Any]:
+    return {"kruise_cri_chart_ref": str(charts["1.5.5"]), **more}
 
 
 def gate_vars(charts: Mapping[str, Path], **more: Any) -> dict[str, Any]:
     return {"kruise_cri_chart_ref": str(charts["1.6.3"]), **more}
 
 
-def test_secret_values_never_printed_and_backup_dir_mode_kept(installed, charts, tmp_path):
+def test_secret_values_never_printed_and_kept_in_the_record_secret(installed, kube, charts):
     plane = installed
     for name, variables in (
-        ("pin_kruise", pin_vars(charts, tmp_path / "unused")),
+        ("pin_kruise", pin_vars(charts)),
         ("disable_kruise_daemon", gate_vars(charts)),
     ):
         checked = run_playbook(name, plane, variables, "--check", "--diff", "-v")
@@ -102,38 +98,19 @@ def test_secret_values_never_printed_and_backup_dir_mode_kept(installed, charts,
         assert "ImagePullJobGate=true" in text, name
     assert [h["revision"] for h in helm_history(plane)] == [1]
 
-    # The pin for real, verbose: the output does not show the values, the record (0600, in a
-    # directory created 0700) keeps them as they are (the way back), and so does the release.
-    backup = tmp_path / "backup"
-    pinned = run_playbook("pin_kruise", plane, pin_vars(charts, backup), "--diff", "-v")
+    # The pin for real, verbose: the output does not show the values; the record (a Secret
+    # beside the release) keeps them as they are (the way back), and so does the release.
+    pinned = run_playbook("pin_kruise", plane, pin_vars(charts), "--diff", "-v")
     succeeded(pinned)
     assert SECRET not in output(pinned)
     assert PASSWORD not in output(pinned)
-    assert stat.S_IMODE(backup.stat().st_mode) == 0o700
-    records = list(backup.glob("pin-kruise-*.json"))
-    assert len(records) == 1
-    assert stat.S_IMODE(records[0].stat().st_mode) == 0o600
-    assert json.loads(records[0].read_text())["helm"]["values"] == USER_VALUES
+    (record,) = pin_records(kube)
+    assert record["type"] == "Opaque"
+    assert record["helm"]["values"] == USER_VALUES
     values = helm_values(plane)
     assert values["manager"]["env"] == {"SECRET_TOKEN": SECRET}  # kept, not masked
     assert values["imagePullSecretsPassword"] == PASSWORD
     assert [h["revision"] for h in helm_history(plane)] == [1, 2]
-
-
-@pytest.mark.parametrize("mode", [0o1777, 0o755])
-def test_an_existing_backup_dir_keeps_its_mode(installed, charts, tmp_path, mode):
-    """kruise_cri_backup_dir=/tmp must not turn /tmp into 0700: an existing directory is used
-    as it is; only the record in it is 0600."""
-    backup = tmp_path / "existing"
-    backup.mkdir()
-    backup.chmod(mode)
-    pinned = run_playbook("pin_kruise", installed, pin_vars(charts, backup))
-    succeeded(pinned)
-    assert [h["revision"] for h in helm_history(installed)] == [1, 2]
-    assert stat.S_IMODE(backup.stat().st_mode) == mode
-    records = list(backup.glob("pin-kruise-*.json"))
-    assert len(records) == 1
-    assert stat.S_IMODE(records[0].stat().st_mode) == 0o600
 
 
 def service_account_token(plane: ControlPlane, kube: KubeClient) -> str:
@@ -222,7 +199,7 @@ def test_token_auth_without_a_kubeconfig(installed, kube, charts, tmp_path):
     pin = run_without_kubeconfig(
         "kruise_cri.remediation.pin_kruise",
         home,
-        {**pin_vars(charts, tmp_path / "backup"), **auth},
+        {**pin_vars(charts), **auth},
         "--check",
         "-v",
     )
@@ -252,9 +229,7 @@ def test_token_auth_without_a_kubeconfig(installed, kube, charts, tmp_path):
             ]
         )
     )
-    pin = run_without_kubeconfig(
-        str(playbook), home, pin_vars(charts, tmp_path / "backup"), "--check", "-v"
-    )
+    pin = run_without_kubeconfig(str(playbook), home, pin_vars(charts), "--check", "-v")
     assert succeeded(pin)["changed"] >= 1
     assert token not in output(pin)
 

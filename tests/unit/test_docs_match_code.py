@@ -20,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / ".collections"))
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (  # noqa: E402
+    cluster_record,
     kruise_helm_release,
     kruise_info,
     kruise_manifests,
@@ -160,7 +161,12 @@ def manifests_path_needs(*, disable: bool) -> list[Access]:
         ]
         return reads + feature_use + lock_needs(KRUISE_NAMESPACE) + change
     change = manifests_needs(manager_patched=True, daemon_change="patch", record_change=None)
-    return reads + kruise_pin_check.read_needs() + lock_needs(KRUISE_NAMESPACE) + change
+    # The record of the way back: a Secret in OpenKruise's namespace, earlier ones listed.
+    records = [
+        Access("list", "secrets", namespace=KRUISE_NAMESPACE, why="the records of earlier pins"),
+        *cluster_record.needed_access("Secret", KRUISE_NAMESPACE, "present"),
+    ]
+    return reads + kruise_pin_check.read_needs() + lock_needs(KRUISE_NAMESPACE) + records + change
 
 
 def helm_storage_needs() -> list[Access]:

@@ -316,3 +316,52 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
     except KubeRequestError as error:
         module.fail_json(msg=f"the record {where}: {error}")
     raise AssertionError("fail_json returned")  # pragma: no cover
+
+
+def list_records(
+    client: KubeClient, kind: str, namespace: str, labels: Mapping[str, str], key: str
+) -> list[dict[str, Any]]:
+    """kruise-cri's records of ``kind`` in ``namespace`` carrying ``labels``, newest first (by
+    creation), each with ``content``: its ``key``, base64-encoded (as ``ansible.builtin.slurp``
+    gives a file), and ``source``: ``Kind namespace/name``."""
+    selector = ",".join(f"{name}={value}" for name, value in {**MANAGED_BY, **labels}.items())
+    found = client.get(object_path(kind, namespace), {"labelSelector": selector})
+    records = []
+    for item in found.get("items") or []:
+        metadata = item.get("metadata") or {}
+        value = (item.get("data") or {}).get(key)
+        if value is None:
+            continue
+        content = value if kind == "Secret" else base64.b64encode(value.encode()).decode()
+        records.append(
+            {
+                "name": metadata.get("name"),
+                "source": f"{kind} {namespace}/{metadata.get('name')}",
+                "created": metadata.get("creationTimestamp"),
+                "labels": metadata.get("labels") or {},
+                "content": content,
+            }
+        )
+    return sorted(
+        records, key=lambda record: (record["created"] or "", record["name"]), reverse=True
+    )
+
+
+def run_info_module(module: ClusterModule) -> dict[str, Any]:
+    params = module.params
+    client = module.client()
+    try:
+        records = list_records(
+            client, params["kind"], params["namespace"], params["labels"], params["key"]
+        )
+    except KubeRequestError as error:
+        if error.status == 403:
+            module.fail_json(
+                msg=f"the credentials may not list {RESOURCES[params['kind']]} in namespace "
+                f"{params['namespace']} (kruise-cri's records): grant it (docs/permissions.md), "
+                f"or use other credentials. Nothing was changed. ({error})"
+            )
+        if error.status == 404:  # no such namespace: no records
+            return {"changed": False, "records": []}
+        raise
+    return {"changed": False, "records": records}
