@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,16 @@ def ansible_env() -> dict[str, str]:
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
     )
     return env
+
+
+def ansible_env_without_cluster() -> dict[str, str]:
+    """:func:`ansible_env` without what names a cluster ($KUBECONFIG, K8S_AUTH_*), so that a test
+    gives the only way in."""
+    return {
+        key: value
+        for key, value in ansible_env().items()
+        if key != "KUBECONFIG" and not key.startswith("K8S_AUTH_")
+    }
 
 
 def run_module(
@@ -55,3 +66,35 @@ def run_module(
             f"{completed.stderr}"
         )
     return results
+
+
+def ansible_on_localhost(
+    module: str,
+    args: Mapping[str, Any],
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``ansible localhost -m MODULE -a ARGS`` on this Python (which has the kubernetes client), as
+    a user runs one module, in ``env`` (default :func:`ansible_env`); its output as printed."""
+    return subprocess.run(
+        [
+            str(VENV_BIN / "ansible"),
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            module,
+            "-a",
+            json.dumps(dict(args)),
+            *extra,
+        ],
+        env=dict(env) if env is not None else ansible_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -237,17 +237,22 @@ def grant_accounts(
     )
     granted_accounts = {}
     for name in accounts:
-        token = kube.post(
-            f"/api/v1/namespaces/{accounts_namespace}/serviceaccounts/{name}/token",
-            {
-                "apiVersion": "authentication.k8s.io/v1",
-                "kind": "TokenRequest",
-                "spec": {"expirationSeconds": TOKEN_SECONDS},
-            },
-        )["status"]["token"]
+        token = request_token(kube, accounts_namespace, name)
         path = token_kubeconfig(plane, directory / f"{name}.kubeconfig", name, token)
         granted_accounts[name] = Account(name, user(name), token, path)
     return granted_accounts
+
+
+def request_token(kube: KubeClient, namespace: str, account: str) -> str:
+    """A token of the service account (TokenRequest), valid for TOKEN_SECONDS."""
+    return kube.post(
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token",
+        {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": TOKEN_SECONDS},
+        },
+    )["status"]["token"]
 
 
 def grant_account(

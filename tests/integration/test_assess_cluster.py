@@ -26,7 +26,12 @@ from kruise_cri.lab.fleet import RunningFleet
 from kruise_cri.lab.lab_cluster import KRUISE_NAMESPACE, LAB_KRUISE_VERSION, seed_lab_cluster
 from kruise_cri.lab.nodes import NODES
 from kruise_cri.lab.waiting import wait_until
-from tests.integration.ansible_run import REPO_ROOT, VENV_BIN, ansible_env
+from tests.integration.ansible_run import (
+    REPO_ROOT,
+    VENV_BIN,
+    ansible_env,
+    ansible_env_without_cluster,
+)
 from tests.integration.kube_helpers import unreachable_kubeconfig
 from tests.integration.service_accounts import grant_account, rbac_permissions
 
@@ -285,11 +290,7 @@ def awx_assess(
     )
     home = directory / "home"  # no ~/.kube/config
     home.mkdir()
-    environment = {
-        key: value
-        for key, value in ansible_env().items()
-        if key != "KUBECONFIG" and not key.startswith("K8S_AUTH_")
-    }
+    environment = ansible_env_without_cluster()
     (private / "env" / "envvars").write_text(
         yaml.safe_dump(
             {

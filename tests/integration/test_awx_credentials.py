@@ -6,7 +6,6 @@ server's own authenticator checks."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -28,8 +27,8 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 from kruise_cri.lab.cluster_objects import create_all, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
-from tests.integration.ansible_run import VENV_BIN, ansible_env
-from tests.integration.service_accounts import Permission, grant_account
+from tests.integration.ansible_run import ansible_env_without_cluster, ansible_on_localhost
+from tests.integration.service_accounts import Permission, grant_account, request_token
 
 NAMESPACE = "kruise-cri-awx"
 NODE = "awx-credential-node"
@@ -78,34 +77,8 @@ def ansible_module(
 ) -> subprocess.CompletedProcess[str]:
     """`ansible localhost -m MODULE` with only ``env`` to reach the cluster: no $KUBECONFIG, and
     a home without ~/.kube/config."""
-    environment = {
-        key: value
-        for key, value in ansible_env().items()
-        if key != "KUBECONFIG" and not key.startswith("K8S_AUTH_")
-    }
-    environment.update(HOME=str(home), **env)
-    return subprocess.run(
-        [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            module,
-            "-a",
-            json.dumps(dict(args)),
-            "--check",
-        ],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    environment = {**ansible_env_without_cluster(), "HOME": str(home), **env}
+    return ansible_on_localhost(module, args, "--check", env=environment)
 
 
 def test_a_cluster_module_runs_on_the_awx_credential_alone(
@@ -213,10 +186,7 @@ def new_token(kube: KubeClient, account: str) -> str:
             }
         ],
     )
-    return kube.post(
-        f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{account}/token",
-        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}},
-    )["status"]["token"]
+    return request_token(kube, NAMESPACE, account)
 
 
 def test_an_exec_plugin_token_the_server_stops_accepting_is_fetched_again(

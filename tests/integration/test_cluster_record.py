@@ -5,9 +5,6 @@ check mode, refused up front without the permissions, and a Secret's values neve
 from __future__ import annotations
 
 import base64
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 
 from kruise_cri.lab.cluster_objects import create_all, ensure_namespace
 from kruise_cri.lab.controlplane import ControlPlane
-from tests.integration.ansible_run import VENV_BIN, ansible_env
+from tests.integration.ansible_run import ansible_on_localhost
 from tests.integration.kube_helpers import run_cluster_module
 from tests.integration.service_accounts import Permission, grant_account
 
@@ -122,30 +119,9 @@ def test_a_missing_namespace_and_a_bad_name_are_named(control_plane: ControlPlan
 
 
 def ansible_v(control_plane: ControlPlane, args: dict[str, Any], *extra: str) -> str:
-    completed = subprocess.run(
-        [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            "kruise_cri.remediation.cluster_record",
-            "-a",
-            json.dumps(
-                {"kubeconfig": str(control_plane.kubeconfig), "namespace": NAMESPACE, **args}
-            ),
-            "-vvv",
-            *extra,
-        ],
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    arguments = {"kubeconfig": str(control_plane.kubeconfig), "namespace": NAMESPACE, **args}
+    completed = ansible_on_localhost(
+        "kruise_cri.remediation.cluster_record", arguments, "-vvv", *extra
     )
     return completed.stdout + completed.stderr
 
