@@ -173,6 +173,12 @@ def rbac_objects(
 
 def token_kubeconfig(plane: ControlPlane, path: Path, name: str, token: str) -> Path:
     """A kubeconfig (0600) for ``plane`` whose user is the bearer ``token``."""
+    return user_kubeconfig(plane, path, name, {"token": token})
+
+
+def user_kubeconfig(plane: ControlPlane, path: Path, name: str, user: dict[str, Any]) -> Path:
+    """A kubeconfig (0600) for ``plane`` (its CA trusted) whose user ``name`` is ``user``: a
+    token, an exec plugin, ..."""
     path.write_text(
         yaml.safe_dump(
             {
@@ -189,7 +195,7 @@ def token_kubeconfig(plane: ControlPlane, path: Path, name: str, token: str) -> 
                         },
                     }
                 ],
-                "users": [{"name": name, "user": {"token": token}}],
+                "users": [{"name": name, "user": user}],
                 "contexts": [{"name": name, "context": {"cluster": "lab", "user": name}}],
                 "current-context": name,
             }

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import urllib3
-import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.ansible_module import (
     new_client,
 )
@@ -28,7 +27,12 @@ from kruise_cri.lab.cluster_objects import create_all, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import ansible_env_without_cluster, ansible_on_localhost
-from tests.integration.service_accounts import Permission, grant_account, request_token
+from tests.integration.service_accounts import (
+    Permission,
+    grant_account,
+    request_token,
+    user_kubeconfig,
+)
 
 NAMESPACE = "kruise-cri-awx"
 NODE = "awx-credential-node"
@@ -124,45 +128,18 @@ def test_a_verify_ssl_that_is_no_boolean_fails_naming_it(
 
 
 def exec_kubeconfig(plane: ControlPlane, directory: Path, token_file: Path) -> Path:
+    """A kubeconfig whose user's token comes from an exec plugin that reads ``token_file``."""
     plugin = directory / "token-plugin.py"
     plugin.write_text(textwrap.dedent(EXEC_PLUGIN))
-    path = directory / "exec.kubeconfig"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "lab",
-                        "cluster": {
-                            "server": plane.server,
-                            "certificate-authority": str(
-                                plane.kubeconfig.parent / "pki" / "ca.crt"
-                            ),
-                        },
-                    }
-                ],
-                "users": [
-                    {
-                        "name": "exec",
-                        "user": {
-                            "exec": {
-                                "apiVersion": "client.authentication.k8s.io/v1",
-                                "command": sys.executable,
-                                "args": [str(plugin), str(token_file)],
-                                "interactiveMode": "Never",
-                            }
-                        },
-                    }
-                ],
-                "contexts": [{"name": "exec", "context": {"cluster": "lab", "user": "exec"}}],
-                "current-context": "exec",
-            }
-        )
-    )
-    path.chmod(0o600)
-    return path
+    exec_user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": sys.executable,
+            "args": [str(plugin), str(token_file)],
+            "interactiveMode": "Never",
+        }
+    }
+    return user_kubeconfig(plane, directory / "exec.kubeconfig", "exec", exec_user)
 
 
 def rejected(plane: ControlPlane, token: str) -> bool:
@@ -190,8 +167,9 @@ def new_token(kube: KubeClient, account: str) -> str:
 
 
 def test_an_exec_plugin_token_the_server_stops_accepting_is_fetched_again(
-    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+    control_plane: ControlPlane, kube: KubeClient, reader: dict[str, str], tmp_path: Path
 ) -> None:
+    """(``reader`` makes the node read.)"""
     account = grant_account(
         control_plane, kube, tmp_path, "awx-rotated", READ_NODES, accounts_namespace=NAMESPACE
     )

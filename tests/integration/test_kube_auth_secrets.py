@@ -4,12 +4,10 @@ carries a password (the proxy is not listening, so the task fails after its retr
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
-import sys
 
-from tests.integration.ansible_run import VENV_BIN, ansible_env
+from tests.integration.ansible_run import ansible_on_localhost
 
 TOKEN = "t0ken-n3ver-sh0wn"
 PROXY_PASSWORD = "pr0xy-pa55-n3ver-sh0wn"
@@ -22,27 +20,7 @@ def free_port() -> int:
 
 
 def ansible_vvv(module: str, args: dict[str, object]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            module,
-            "-a",
-            json.dumps(args),
-            "-vvv",
-        ],
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return ansible_on_localhost(module, args, "-vvv")
 
 
 def test_a_proxy_password_and_a_token_never_appear_in_verbose_output() -> None:

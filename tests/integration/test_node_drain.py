@@ -11,10 +11,7 @@ uncordoned do replacements run elsewhere and the budget lets the next evictions 
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,7 +23,7 @@ import pytest
 from kruise_cri.lab.cluster_objects import bound_pod, create_all, ensure_pod_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import WaitTimeout, wait_until
-from tests.integration.ansible_run import VENV_BIN, ansible_env
+from tests.integration.ansible_run import ansible_on_localhost
 from tests.integration.kube_helpers import run_cluster_module
 
 MODULE = "kruise_cri.remediation.node_drain"
@@ -146,27 +143,8 @@ def drain(plane: ControlPlane, *extra: str, **args: Any) -> dict[str, Any]:
 
 def shown_diff(plane: ControlPlane, *extra: str, **args: Any) -> str:
     """What `ansible --diff` prints for one run of the module (--tree results carry no diff)."""
-    completed = subprocess.run(
-        [
-            str(VENV_BIN / "ansible"),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            MODULE,
-            "-a",
-            json.dumps({"kubeconfig": str(plane.kubeconfig), **args}),
-            "--diff",
-            *extra,
-        ],
-        env=ansible_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    completed = ansible_on_localhost(
+        MODULE, {"kubeconfig": str(plane.kubeconfig), **args}, "--diff", *extra
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return completed.stdout
