@@ -195,7 +195,13 @@ def web_pod(node: str) -> dict[str, Any]:
             "nodeName": node,
             "terminationGracePeriodSeconds": 1,
             "containers": [
-                {"name": "app", "image": "busybox:1.35", "command": ["sleep", "1000000"]}
+                # PID 1 ignores a SIGTERM it has no handler for: the trap lets the container stop
+                # at once when kruise-daemon stops it, so that the kubelet restarts it at once.
+                {
+                    "name": "app",
+                    "image": "busybox:1.35",
+                    "command": ["sh", "-c", "trap 'exit 0' TERM; sleep 1000000 & wait"],
+                }
             ],
         },
     }
