@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fleet assessment benchmark: cri_facts against a shell-style baseline on N fake hosts.
 
 A few real runtimes are started once, each in its own host root (containerd 1.4, 1.6, 1.7, 2.x with
@@ -38,7 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from bench_common import REPO_ROOT, end_process_group, terminate_as_interrupt, use_this_checkout
+from bench_common import (
+    COLLECTIONS_PATH,
+    REPO_ROOT,
+    end_process_group,
+    terminate_as_interrupt,
+    use_this_checkout,
+)
 
 use_this_checkout()
 
@@ -178,7 +183,7 @@ class SharedRuntimes:
                 if (containerd.build, containerd.cri) not in needed:
                     needed.append((containerd.build, containerd.cri))
         with_docker = any(spec.with_docker for spec in self.specs)
-        names = [build for build, _ in needed] + (["docker", "runc"] if with_docker else [])
+        names = [build for build, _unused in needed] + (["docker", "runc"] if with_docker else [])
         builds = ensure_runtimes(dict.fromkeys(names))
         for build, cri in needed:
             root = HostRoot()
@@ -188,7 +193,7 @@ class SharedRuntimes:
             )
         if with_docker:
             engine = next(
-                (runtime for (_, cri), runtime in self.containerds.items() if not cri),
+                (runtime for (_unused, cri), runtime in self.containerds.items() if not cri),
                 next(iter(self.containerds.values())),
             )
             self.dockerd = start_dockerd(
@@ -207,7 +212,7 @@ class SharedRuntimes:
     def describe(self) -> list[str]:
         described = [
             f"containerd {runtime.version} (CRI {'on' if cri else 'off'})"
-            for (_, cri), runtime in self.containerds.items()
+            for (_unused, cri), runtime in self.containerds.items()
         ]
         if self.dockerd is not None:
             described.append(f"dockerd {self.dockerd.version}")
@@ -341,7 +346,7 @@ class Bench:
         env = dict(os.environ)
         env.update(
             ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
-            ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
+            ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH),
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_FORCE_COLOR="0",
             ANSIBLE_RETRY_FILES_ENABLED="0",
@@ -437,7 +442,9 @@ class Bench:
         record = self.workdir / "logs" / f"record-{variant}-{len(hosts)}.jsonl"
         record.parent.mkdir(exist_ok=True)
         record.unlink(missing_ok=True)
-        _, _, _, text = self._execute(variant, inventory_path, len(hosts), ["-vvv"], record)
+        _unused, _unused, _unused, text = self._execute(
+            variant, inventory_path, len(hosts), ["-vvv"], record
+        )
         executions: Counter[str] = Counter()
         exec_line = re.compile(r"^<([^>]+)> EXEC .*" + re.escape(str(python)), re.MULTILINE)
         for host in exec_line.findall(text):
@@ -606,7 +613,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--hosts", type=int, nargs="+", default=[50, 200], metavar="N")
     parser.add_argument("--repeat", type=int, default=3, metavar="R", help="timed runs (median)")
     parser.add_argument("--forks", type=int, default=25)

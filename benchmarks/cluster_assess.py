@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Cluster read benchmark: kruise_info (and the planner) against kubectl on a big cluster.
 
 A real control plane (etcd and kube-apiserver v1.37.2 of kruise_cri.lab.controlplane, on loopback)
@@ -204,7 +203,7 @@ def _ip(prefix: int, index: int) -> str:
 
 def node_object(index: int, plan: ClusterPlan, now: str) -> dict[str, Any]:
     """A Node as a kubelet registers it, Ready, without kwok's annotation (kwok is not run)."""
-    runtime, kubelet, _ = plan.runtime(index)
+    runtime, kubelet, _unused = plan.runtime(index)
     name = node_name(index)
     node = kwok_node(
         name, runtime, kubelet, labels={"topology.kubernetes.io/zone": f"z{index % 3}"}
@@ -1005,7 +1004,7 @@ def time_skipped_pages(kubeconfig: Path, plurals: Sequence[str], repeat: int) ->
     pagination would add to ours. Median of ``repeat`` rounds."""
     rounds = []
     pages = 0
-    for _ in range(repeat):
+    for _unused in range(repeat):
         reader = KubeClient(load_settings({"kubeconfig": str(kubeconfig)}))
         elapsed = 0.0
         pages = 0
@@ -1056,7 +1055,7 @@ def process_memory(pid: int) -> dict[str, int]:
     memory = {}
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
+            key, _unused, value = line.partition(":")
             if key in ("VmRSS", "VmHWM"):
                 memory[key] = int(value.split()[0]) // 1024
     return {"rss_mib": memory.get("VmRSS", 0), "peak_rss_mib": memory.get("VmHWM", 0)}
@@ -1145,7 +1144,7 @@ def say(message: str) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--nodes", type=int, default=5000)
     parser.add_argument("--pods", type=int, default=50000)
     parser.add_argument("--repeat", type=int, default=3, metavar="R", help="timed runs each")
@@ -1205,13 +1204,13 @@ def run_benchmark(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
 
         # Untimed: results checked, requests counted (also warms the API server's caches).
         say("checking runs (untimed)")
-        first, facts, _ = read_in_process(kubeconfig, None)
+        first, facts, _unused = read_in_process(kubeconfig, None)
         checks: dict[str, Any] = {"ours_in_process": check_facts(facts, plan)}
         plan_result, planner_problem = try_planner(planner, facts)
         if planner_problem:
             planner, planner_note = None, planner_problem
             say(planner_problem)
-        _, ansible_facts = read_with_ansible(kubeconfig, workdir / "ansible-check.log")
+        _unused, ansible_facts = read_with_ansible(kubeconfig, workdir / "ansible-check.log")
         checks["ours_ansible"] = check_facts(ansible_facts, plan)
         for reader in ("ours_in_process", "ours_ansible"):
             for problem in checks[reader]["problems"]:
@@ -1240,7 +1239,7 @@ def run_benchmark(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             for variant in order:
                 load = os.getloadavg()[0]
                 if variant == "ours_in_process":
-                    measurement, _, _ = read_in_process(kubeconfig, planner)
+                    measurement, _unused, _unused = read_in_process(kubeconfig, planner)
                     collect_times.append(measurement.detail["collect_s"])
                     plan_times.append(measurement.detail["plan_s"])
                     wall = measurement.wall_s
@@ -1360,14 +1359,14 @@ def assemble(
             "list_pages_needed": pages_needed(kubectl_objects[name]),
             "median_s": round(statistics.median(run.durations[name] for run in kubectl_runs), 3),
         }
-        for name, _ in KUBECTL_COMMANDS
+        for name, _unused in KUBECTL_COMMANDS
     }
-    without_pods = [name for name, _ in KUBECTL_COMMANDS if name != "pods"]
+    without_pods = [name for name, _unused in KUBECTL_COMMANDS if name != "pods"]
 
     def kubectl_total(names: Sequence[str], key: str) -> int:
         return sum(per_command[name][key] for name in names)
 
-    all_commands = [name for name, _ in KUBECTL_COMMANDS]
+    all_commands = [name for name, _unused in KUBECTL_COMMANDS]
     kubectl_sets = {
         "kubectl (nodes + kinds)": without_pods,
         "kubectl (nodes + kinds + pods)": all_commands,
@@ -1473,7 +1472,7 @@ def assemble(
             "node_images": plan.nodes,
             "sidecar_terminator_pods": plan.sidecar_pods,
             "crash_looping_daemon_pods": plan.crash_looping_daemons,
-            "runtimes": [runtime for runtime, _, _ in RUNTIMES],
+            "runtimes": [runtime for runtime, _unused, _unused in RUNTIMES],
             "objects_per_list": dict(counts),
         },
         "settings": {"repeat": args.repeat, "page_size": PAGE_SIZE, "workers": args.workers},

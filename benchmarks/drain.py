@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Drain benchmark: kruise_cri.remediation.node_drain against `kubectl drain` and
 kubernetes.core.k8s_drain, on the same control plane, interleaved, --repeat times.
 
@@ -38,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench_common import REPO_ROOT, use_this_checkout
+from bench_common import COLLECTIONS_PATH, REPO_ROOT, use_this_checkout
 
 use_this_checkout()
 
@@ -310,7 +309,7 @@ def ansible_env(work: Path, tree: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
-        ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
+        ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_PATH),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
         ANSIBLE_CALLBACK_TREE_DIR=str(tree),
@@ -506,7 +505,7 @@ def terminated_cleanly() -> Iterator[None]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--pods", type=int, default=110, help="pods on the drained node")
     parser.add_argument("--pdb-fraction", type=float, default=1 / 3)
     parser.add_argument("--pdb-replicas", type=int, default=4, help="replicas per budget")

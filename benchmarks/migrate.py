@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Runtime migration benchmark: migrate_runtime against a shell-based migration, on a real node.
 
 Each variant gets a fresh lab of real nodes (kruise_cri.lab.real_nodes): a Docker 20.10 node
@@ -229,7 +228,7 @@ def run_three_nodes(directory: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant (median)")
     parser.add_argument(
         "--three-nodes", action="store_true", help="migrate three nodes in one playbook run"

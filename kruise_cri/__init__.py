@@ -10,7 +10,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-COLLECTIONS_PATH = Path(__file__).resolve().parent.parent / ".collections"
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _collections_path() -> Path:
+    """The folder holding ansible_collections/kruise_cri/remediation: the tree the checkout sits
+    in, when it is one, else the checkout's .collections link (scripts/setup makes it)."""
+    if CHECKOUT.parent.parent.name == "ansible_collections":
+        return CHECKOUT.parents[2]
+    return CHECKOUT / ".collections"
+
+
+COLLECTIONS_PATH = _collections_path()
 
 if COLLECTIONS_PATH.is_dir() and str(COLLECTIONS_PATH) not in sys.path:
     sys.path.append(str(COLLECTIONS_PATH))

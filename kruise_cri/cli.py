@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from kruise_cri import COLLECTIONS_PATH
 from kruise_cri.jobs import (
     JobInputError,
     add_job_parsers,
@@ -50,12 +51,13 @@ class UsageError(Exception):
 
 def collections_path() -> Path:
     """Folder holding ansible_collections/kruise_cri/remediation for this checkout or install."""
-    linked = COLLECTION_ROOT / ".collections"
-    if (linked / "ansible_collections" / "kruise_cri" / "remediation" / "galaxy.yml").exists():
-        return linked
+    if (
+        COLLECTIONS_PATH / "ansible_collections" / "kruise_cri" / "remediation" / "galaxy.yml"
+    ).exists():
+        return COLLECTIONS_PATH
     raise UsageError(
         f"cannot find the kruise_cri.remediation collection beside {COLLECTION_ROOT}; "
-        "run kruise-cri from the repository's .venv (see README)"
+        "run scripts/setup, then kruise-cri from the repository's .venv (see README)"
     )
 
 

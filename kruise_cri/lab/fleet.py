@@ -411,6 +411,10 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class SupervisorRecord:
     """The supervisor as lab.json records it: its PID and start time."""
@@ -423,7 +427,7 @@ class SupervisorRecord:
         if not isinstance(state, dict):
             return None
         pid, start_time = state.get("supervisor_pid"), state.get("supervisor_start_time")
-        if type(pid) is not int or type(start_time) is not int or pid <= 0:
+        if not (_is_int(pid) and _is_int(start_time)) or pid <= 0:
             return None
         return cls(pid, start_time)
 
@@ -463,7 +467,7 @@ class SupervisorRecord:
                 return
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(pidfd, signal.SIGTERM)
-            exited, _, _ = select.select([pidfd], [], [], timeout)
+            exited = select.select([pidfd], [], [], timeout)[0]
             if not exited:
                 with contextlib.suppress(ProcessLookupError):
                     signal.pidfd_send_signal(pidfd, signal.SIGKILL)

@@ -7,7 +7,7 @@ from typing import Any
 from ansible.plugins.action import ActionBase
 
 # Imported first: it checks the controller's Python before the parsers that need a newer one.
-from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.action_module import (  # noqa: F401
+from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.action_module import (  # noqa: F401  # pylint: disable=unused-import
     require_controller_python,
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.cri_facts.builder import (

@@ -20,7 +20,7 @@ description:
     O(namespace), and fails naming each missing permission, with nothing changed.
   - The module runs where the files are, usually the controller (delegate the task to C(localhost)).
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:

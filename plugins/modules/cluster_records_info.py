@@ -14,7 +14,7 @@ description:
   - A namespace that does not exist holds no records. A refused list fails, naming the permission.
   - The module runs where the kubeconfig is, usually the controller (delegate the task to C(localhost)).
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:
@@ -41,6 +41,7 @@ attributes:
     description: Reads only; the same in check mode.
   diff_mode:
     support: none
+    description: The module never changes anything.
 """
 
 EXAMPLES = r"""

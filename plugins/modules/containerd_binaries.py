@@ -20,7 +20,7 @@ description:
   - Does not stop or start containerd; stop it before, restart it after.
   - Runs on the node with its own Python (3.6 or newer).
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.node_backup
 options:
@@ -91,6 +91,10 @@ def binary_version(module, path):
     return tuple(int(part) for part in match.groups()) if match else None
 
 
+def dotted_version(version):
+    return "%d.%d.%d" % version if version else None
+
+
 def archive_binaries(module, archive):
     """{name: bytes} of the regular files directly in the archive's bin/."""
     try:
@@ -135,13 +139,12 @@ def main():
         shutil.rmtree(scratch)
     current_path = os.path.join(params["install_dir"], "containerd")
     old = binary_version(module, current_path) if os.path.isfile(current_path) else None
-    shown = lambda version: "%d.%d.%d" % version if version else None  # noqa: E731
-    result = dict(version_before=shown(old), version_after=shown(new))
+    result = dict(version_before=dotted_version(old), version_after=dotted_version(new))
     if new is None or new < (1, 6, 0):
         module.fail_json(
             msg="the containerd in %s is %s, which serves CRI v1alpha2 only (or cannot run here); "
             "give a release archive of containerd 1.6 or newer"
-            % (params["archive"], shown(new) or "not runnable"),
+            % (params["archive"], dotted_version(new) or "not runnable"),
             **result,
         )
     changes = [

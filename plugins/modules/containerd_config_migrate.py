@@ -24,7 +24,7 @@ description:
     O(backup_dir) before the change (M(kruise_cri.remediation.node_file_backup) puts it back).
   - Runs on the node with its own Python (3.6 or newer).
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.node_backup
 options:

@@ -26,7 +26,7 @@ description:
   - Runs on the node with its own Python (3.6 or newer). It neither restarts containerd nor
     touches the kubelet.
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.node_backup
 options:

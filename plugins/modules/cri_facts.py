@@ -24,7 +24,7 @@ description:
   - Never changes the host.
 version_added: 0.1.0
 author:
-  - kruise-cri maintainers
+  - kruise-cri maintainers (!UNKNOWN)
 options:
   host_root:
     description:
@@ -59,9 +59,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reads only; the same in check mode.
   diff_mode:
     support: none
-    details: The module never changes anything.
+    description: The module never changes anything.
 notes:
   - Run with C(become) so the sockets (root-owned, mode 0660) can be opened.
 """

@@ -25,7 +25,7 @@ description:
     The task reports C(changed) only when the report content differs from the files on disk;
     the C(generated_at) timestamp alone never counts as a change.
 author:
-  - kruise-cri maintainers
+  - kruise-cri maintainers (!UNKNOWN)
 options:
   facts:
     description:

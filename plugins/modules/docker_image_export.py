@@ -24,7 +24,7 @@ description:
     RV(missing) with a warning.
   - Runs on the node with its own Python (3.6 or newer).
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 options:
   dest:
     description:

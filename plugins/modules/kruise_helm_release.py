@@ -35,7 +35,7 @@ description:
     afterwards. A bearer token (O(api_key)) reaches helm through its environment, never its
     command line.
 version_added: 0.2.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:

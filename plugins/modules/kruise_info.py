@@ -26,7 +26,7 @@ description:
     the findings and in RV(kruise.missing_permissions).
   - Pair it with M(kruise_cri.remediation.remediation_plan) to choose a way out.
 version_added: 0.2.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:
@@ -70,7 +70,7 @@ kruise:
     installed:
       description:
         - Whether an OpenKruise manager Deployment or the apps.kruise.io CRDs exist.
-        - C(null) (unknown) when the Deployments could not be listed; RV(kruise.install.error)
+        - C(null) (unknown) when the Deployments could not be listed; C(kruise.install.error)
           says why.
       type: bool
       sample: true

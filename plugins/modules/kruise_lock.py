@@ -21,7 +21,7 @@ description:
     get, create and update (O(state=present)) or get and delete (O(state=absent)) Leases in
     O(namespace), and fails naming each missing permission.
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:

@@ -27,7 +27,7 @@ description:
   - Never use it on a Helm install; the next C(helm upgrade) would undo the edits. Use
     M(kruise_cri.remediation.kruise_helm_release) there.
 version_added: 0.2.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:

@@ -20,7 +20,7 @@ description:
     set (manifests), what the post-check must see, and the record of the current state for the
     way back.
 version_added: 0.2.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:
@@ -33,7 +33,9 @@ options:
     type: dict
     required: true
   helm_release:
-    description: For a Helm install, the C(release) returned by M(kruise_cri.remediation.kruise_helm_release) (O(state=info)).
+    description:
+      - For a Helm install, the C(release) returned by M(kruise_cri.remediation.kruise_helm_release)
+        with O(kruise_cri.remediation.kruise_helm_release#module:state=info).
     type: dict
   chart:
     description: For a Helm install, the C(chart) returned by the same task, inspected at O(target_version).

@@ -18,7 +18,7 @@ description:
   - Fails when the deadline passes, naming what is not ready (for a crash-looping pod, its node,
     its restarts and its last termination message).
 version_added: 0.2.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:

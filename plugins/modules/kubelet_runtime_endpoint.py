@@ -24,7 +24,7 @@ description:
   - Runs on the node with its own Python (3.6 or newer); it does not restart the kubelet. When a
     unit file or drop-in changed (RV(units_changed)), reload systemd before starting it.
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.node_backup
 options:

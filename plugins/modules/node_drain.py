@@ -33,7 +33,7 @@ description:
     See C(docs/node-drain.md) for how it differs from C(kubectl drain) and
     M(kubernetes.core.k8s_drain).
 version_added: 0.2.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:
@@ -234,7 +234,15 @@ left:
   returned: failure
   type: list
   elements: dict
-  sample: [{namespace: shop, name: db-0, uid: 9b1e..., reason: "blocked by PodDisruptionBudget db (12 refusals): The disruption budget db needs 3 healthy pods and has 3 currently", pdb: db, attempts: 13, evicted: false}]
+  sample:
+    - namespace: shop
+      name: db-0
+      uid: 9b1e...
+      reason: "blocked by PodDisruptionBudget db (12 refusals): The disruption budget db needs 3
+        healthy pods and has 3 currently"
+      pdb: db
+      attempts: 13
+      evicted: false
 capacity:
   description:
     - With O(capacity_check), where the pods to evict would go. C(pods) is how many, C(fits)

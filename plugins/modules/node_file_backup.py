@@ -19,7 +19,7 @@ description:
   - Idempotent - nothing to restore or forget reports no change.
   - Runs on the node with its own Python (3.6 or newer).
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.node_backup
 options:

@@ -15,7 +15,7 @@ description:
   - Fails after O(timeout) seconds naming what is not there yet.
   - The module runs where the kubeconfig is, usually the controller (delegate the task to C(localhost)).
 version_added: 0.3.0
-author: kruise-cri maintainers
+author: kruise-cri maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - kruise_cri.remediation.kube_auth
 options:

@@ -20,7 +20,7 @@ description:
   - Runs on the controller only and never changes anything; C(changed) is always false.
   - The decision rules and the plan's schema are in C(docs/planner.md).
 author:
-  - kruise-cri maintainers
+  - kruise-cri maintainers (!UNKNOWN)
 options:
   target_version:
     description:

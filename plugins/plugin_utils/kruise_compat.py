@@ -457,7 +457,6 @@ def _evaluate(ctx: _Context, model: LineModel, candidate: Candidate) -> Candidat
     if candidate.engine_name is None:
         if not _exists(cri_entry):
             return CandidateOutcome(candidate, detected=False)
-        assert cri_entry is not None
         return _finish_cri(candidate, cri_entry, model)
 
     engine_entry = _lookup(ctx, candidate.engine_name)
@@ -484,7 +483,8 @@ def _evaluate(ctx: _Context, model: LineModel, candidate: Candidate) -> Candidat
                 f"{candidate.kind}"
             ),
         )
-    assert cri_entry is not None and engine_entry is not None
+    if cri_entry is None or engine_entry is None:
+        raise ValueError(f"{candidate.kind}: the CRI socket or the engine socket was not read")
     engine_path = str(engine_entry.get("path"))
     images_via_engine = candidate.kind == DOCKER or (
         candidate.kind == POUCH and model.pouch_images_via_engine

@@ -54,6 +54,7 @@ def run_module(
             capture_output=True,
             text=True,
             timeout=300,
+            check=False,
         )
         results = {path.name: json.loads(path.read_text()) for path in Path(tree).iterdir()}
     # The tree callback drops the "failed" flag; a failed host has no facts and ansible exits 2.

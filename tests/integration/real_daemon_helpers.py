@@ -86,7 +86,7 @@ def assert_model_matches(run: DaemonRun, facts: Mapping[str, Any]) -> None:
     verdict = facts["kruise_daemon"][line_of(run.version)]
     assert run.starts == verdict["starts"], f"model: {verdict['reason']}\nreal:\n{tail(run)}"
     if run.starts:
-        assert [name for name, _ in run.runtimes] == verdict["runtimes"], tail(run)
+        assert [name for name, _unused in run.runtimes] == verdict["runtimes"], tail(run)
         assert canonical(run.runtimes[0][1]) == canonical(verdict["socket"]), tail(run)
     else:
         predicted = verdict["crash"]

@@ -37,7 +37,7 @@ class Permission:
     @property
     def named(self) -> str:
         """``verb resource.group``: how a message names the permission."""
-        resource, _, subresource = self.resource.partition("/")
+        resource, _unused, subresource = self.resource.partition("/")
         what = resource + (f".{self.group}" if self.group else "")
         return f"{self.verb} {what}" + (f"/{subresource}" if subresource else "")
 
@@ -59,7 +59,7 @@ class Permission:
 
     def attributes(self) -> dict[str, str]:
         """The SubjectAccessReview attributes of one request this permission allows."""
-        resource, _, subresource = self.resource.partition("/")
+        resource, _unused, subresource = self.resource.partition("/")
         attributes = {"verb": self.verb, "resource": resource, "group": self.group}
         if subresource:
             attributes["subresource"] = subresource

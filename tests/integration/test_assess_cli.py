@@ -31,6 +31,7 @@ def assess(
         timeout=600,
         cwd=cwd,
         env=env,
+        check=False,
     )
 
 

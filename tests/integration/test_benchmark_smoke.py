@@ -88,7 +88,7 @@ def test_benchmark_cleans_up_when_terminated_during_a_run() -> None:
                 break
         time.sleep(1.5)  # inside the first ansible-playbook run
         process.send_signal(signal.SIGTERM)
-        rest, _ = process.communicate(timeout=60)
+        rest, _unused = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()

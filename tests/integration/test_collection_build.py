@@ -39,6 +39,7 @@ PROJECT_ONLY = (
     "scripts",
     "benchmarks",
     "tests/integration",
+    "tests/sanity",
     ".ci",
     ".collections",
     "pyproject.toml",

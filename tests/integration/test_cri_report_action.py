@@ -72,6 +72,7 @@ def run_play(tmp_path: Path, task_args: dict[str, Any], *flags: str) -> dict[str
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(out.read_text())

@@ -128,7 +128,7 @@ def protobuf_fields(message: bytes) -> list[tuple[int, bytes]]:
     while offset < len(message):
         key, offset = read_varint(message, offset)
         if key & 7 == 0:
-            _, offset = read_varint(message, offset)
+            _unused, offset = read_varint(message, offset)
             continue
         assert key & 7 == 2, f"unexpected wire type in {message!r}"
         length, offset = read_varint(message, offset)
@@ -211,7 +211,7 @@ def test_v1alpha2_list_images_shows_dockers_images(node: DockerNode):
     ],
 )
 def test_cri_v1_is_unimplemented(node: DockerNode, method: str, request_bytes: bytes, service: str):
-    code, details, _ = cri_call(node.shim.socket, method, request_bytes)
+    code, details, _unused = cri_call(node.shim.socket, method, request_bytes)
     assert (code, details) == (grpc.StatusCode.UNIMPLEMENTED, f"unknown service {service}")
 
 

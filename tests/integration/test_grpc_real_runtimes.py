@@ -66,6 +66,6 @@ def test_many_calls_on_one_connection(fleet: RunningFleet, node: str) -> None:
     socket = fleet.runtimes[node][0].socket
     with grpc_unix.UnixChannel(str(socket), 10.0) as channel:
         answers = {channel.unary("/runtime.v1.RuntimeService/Version", VERSION_REQUEST)}
-        for _ in range(200):
+        for _unused in range(200):
             answers.add(channel.unary("/runtime.v1.RuntimeService/Version", VERSION_REQUEST))
     assert len(answers) == 1

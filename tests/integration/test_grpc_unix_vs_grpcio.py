@@ -279,7 +279,7 @@ def test_cri_probe_of_four_calls_takes_a_few_milliseconds(grpc_socket: str) -> N
     assert get_string(decode_message(first[1]), 2) == "fake-cri"
     assert first[2:] == [grpc_unix.UNIMPLEMENTED, grpc_unix.UNIMPLEMENTED]
     timings = []
-    for _ in range(30):
+    for _unused in range(30):
         started = time.perf_counter()
         assert probe() == first
         timings.append(time.perf_counter() - started)
@@ -337,7 +337,7 @@ class Listener:
         self.sock.settimeout(0.05)
         while not self.stopping.is_set():
             try:
-                connection, _ = self.sock.accept()
+                connection, _unused = self.sock.accept()
             except TimeoutError:
                 continue
             except OSError:
@@ -505,7 +505,7 @@ def test_binary_garbage_is_not_a_grpc_server(listener, reply: bytes) -> None:
 
 def test_listener_that_closes_at_once(listener) -> None:
     path = listener(lambda connection: connection.close())
-    error, _ = expect_error(path, 2.0)
+    error, _unused = expect_error(path, 2.0)
     assert error.code == grpc_unix.UNAVAILABLE
     assert error.details in (
         "connection closed by the server before the HTTP/2 handshake",
@@ -523,7 +523,7 @@ def test_regular_file_is_not_a_socket(socket_dir: str) -> None:
 
 
 def test_directory_is_not_a_socket(socket_dir: str) -> None:
-    error, _ = expect_error(socket_dir, 2.0)
+    error, _unused = expect_error(socket_dir, 2.0)
     assert (error.code, error.details) == (grpc_unix.UNAVAILABLE, "not a socket")
 
 
@@ -539,13 +539,13 @@ def test_stale_socket_file_is_connection_refused(socket_dir: str) -> None:
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(path)
     stale.close()  # the file stays, nobody listens
-    error, _ = expect_error(path, 2.0)
+    error, _unused = expect_error(path, 2.0)
     assert (error.code, error.details) == (grpc_unix.UNAVAILABLE, "connection refused")
 
 
 def test_failed_channel_keeps_failing_with_the_same_error(socket_dir: str) -> None:
     channel = UnixChannel(os.path.join(socket_dir, "missing.sock"), 1.0)
-    for _ in range(3):
+    for _unused in range(3):
         with pytest.raises(GrpcError) as caught:
             channel.unary("/kc.Test/Echo", b"")
         assert (caught.value.code, caught.value.details) == (grpc_unix.UNAVAILABLE, "no such file")
@@ -581,7 +581,7 @@ class H2Peer:
     def _accept_loop(self) -> None:
         while not self.stopping.is_set():
             try:
-                connection, _ = self.listener.accept()
+                connection, _unused = self.listener.accept()
             except TimeoutError:
                 continue
             try:

@@ -430,6 +430,7 @@ def test_module_defaults_group_supplies_the_kubeconfig(kruise_cluster, tmp_path)
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert (tmp_path / "version.txt").read_text() == "1.6.3"

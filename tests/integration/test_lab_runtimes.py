@@ -270,16 +270,16 @@ def test_two_processes_fetching_into_one_cache_download_once(builds, tmp_path):
             text=True,
             env=environment,
         )
-        for _ in range(2)
+        for _unused in range(2)
     ]
     outputs = [worker.communicate(timeout=300) for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs
-    roots = {stdout.strip() for stdout, _ in outputs}
+    roots = {stdout.strip() for stdout, _unused in outputs}
     assert len(roots) == 1
     (root,) = roots
     assert Path(root).parent == cache / "runtimes"
     assert Path(root, "usr/sbin/runc").is_file()
-    downloads = sum(stderr.count("downloading runc/bookworm") for _, stderr in outputs)
+    downloads = sum(stderr.count("downloading runc/bookworm") for _unused, stderr in outputs)
     assert downloads == 1, outputs
     assert not list((cache / "runtimes").glob(".unpack-*"))
 
@@ -394,7 +394,7 @@ def test_cri_apis_per_containerd_generation(lab: Lab, builds):
             status, details, response = cri_call(runtime.socket, version)
             assert status == want, (name, api, status, details)
             images = f"/runtime.{api}.ImageService/ListImages"
-            image_status, image_details, _ = cri_call(runtime.socket, images)
+            image_status, image_details, _unused = cri_call(runtime.socket, images)
             assert image_status == want, (name, api, image_status, image_details)
             if want == ok:
                 fields = protobuf_strings(response)
@@ -410,7 +410,9 @@ def test_containerd_without_cri_answers_unimplemented_to_both_apis(lab: Lab):
     for runtime in [*lab.cri_off.values(), lab.docker_containerd]:
         for api in ("v1", "v1alpha2"):
             for service, method in (("RuntimeService", "Version"), ("ImageService", "ListImages")):
-                status, details, _ = cri_call(runtime.socket, f"/runtime.{api}.{service}/{method}")
+                status, details, _unused = cri_call(
+                    runtime.socket, f"/runtime.{api}.{service}/{method}"
+                )
                 assert status == grpc.StatusCode.UNIMPLEMENTED, (runtime, api, service)
                 assert details == f"unknown service runtime.{api}.{service}"
 

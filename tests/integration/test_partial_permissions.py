@@ -45,7 +45,7 @@ NODES = {
 GATES = "ImagePullJobGate=true"
 ACCOUNTS_NAMESPACE = "kruise-cri-readers"
 READ = ["get", "list", "watch"]
-DAEMON_PLURALS = [plural for plural, _ in DAEMON_KINDS.values()]
+DAEMON_PLURALS = [plural for plural, _unused in DAEMON_KINDS.values()]
 # Everything kruise_info, kruise_pin_check and helm's release reads need; each test leaves some out.
 CLUSTER_READS: dict[tuple[str, str], None] = dict.fromkeys(
     [
@@ -188,7 +188,7 @@ def test_refused_feature_use_is_unknown_and_names_each_missing_permission(
     facts = kruise_info(kubeconfig)
     use = facts["feature_use"]
     assert use["in_use"] is None
-    for kind, (plural, _) in DAEMON_KINDS.items():
+    for kind, (plural, _unused) in DAEMON_KINDS.items():
         entry = use["kinds"][kind]
         assert entry["crd"] is True, kind
         assert entry["count"] is None, kind

@@ -38,6 +38,7 @@ def run_plays(
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {path.stem: json.loads(path.read_text()) for path in tmp_path.glob("result-*.json")}

@@ -234,7 +234,7 @@ EVIL = '<script>alert("x")</script> a|b <img src=x onerror=alert(1)>'
 
 
 def evil_report() -> dict[str, Any]:
-    hosts, _ = mixed_fleet()
+    hosts, _unused = mixed_fleet()
     evil = hosts["node-ctd14"]
     evil["kruise_daemon"]["1.6"]["reason"] = EVIL
     evil["endpoints"][0]["error"] = "</td><script>bad()</script>"
@@ -275,7 +275,7 @@ def cluster_facts(
     """kruise_info's kruise dict for the mixed fleet, shaped as docs/cluster-facts.md shows."""
 
     def node(name: str, runtime: str, kubelet: str, state: str) -> dict[str, Any]:
-        kind, _, version = runtime.partition("://")
+        kind, _unused, version = runtime.partition("://")
         return {
             "name": name,
             "container_runtime_version": runtime,

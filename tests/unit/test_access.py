@@ -119,6 +119,6 @@ def test_refusal_if_denied():
     need = Access("patch", "nodes", name="n1")
     assert access.refusal_if_denied(None, [need], "cordon node n1") is None
     assert access.refusal_if_denied(lambda needs: [], [need], "cordon node n1") is None
-    refused = access.refusal_if_denied(lambda needs: list(needs), [need], "cordon node n1")
+    refused = access.refusal_if_denied(list, [need], "cordon node n1")
     assert refused is not None
     assert refused.startswith("the credentials may not cordon node n1: they lack patch nodes n1.")

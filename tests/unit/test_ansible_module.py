@@ -237,15 +237,15 @@ def test_every_request_of_the_built_client_carries_the_module_s_user_agent(api, 
 
     result = run_module(capsys, {"host": host, "api_key": TOKEN}, work, name="node_drain")
     assert result["rc"] == 0, result
-    assert [(method, path.split("?")[0]) for method, path, _ in seen] == [
+    assert [(method, path.split("?")[0]) for method, path, _unused in seen] == [
         ("GET", "/version"),
         ("GET", "/api/v1/pods"),
         ("POST", "/api/v1/namespaces/x/pods/p/eviction"),
         ("PATCH", "/api/v1/nodes/n1"),
     ]
     wanted = UA.format(am.COLLECTION_VERSION, "node_drain")
-    assert {headers["User-Agent"] for _, _, headers in seen} == {wanted}
-    assert {headers["Authorization"] for _, _, headers in seen} == {f"Bearer {TOKEN}"}
+    assert {headers["User-Agent"] for _unused, _unused, headers in seen} == {wanted}
+    assert {headers["Authorization"] for _unused, _unused, headers in seen} == {f"Bearer {TOKEN}"}
 
 
 def test_the_user_agent_travels_over_tls_with_the_kubeconfig_s_settings(tls_api, tmp_path):
@@ -280,7 +280,7 @@ def test_a_client_built_outside_a_module_says_only_kruise_cri(api):
 
 
 def test_success_exits_with_the_result(api, capsys):
-    host, _ = api
+    host, _unused = api
     result = run_module(capsys, {"host": host}, read_version)
     assert result["rc"] == 0 and result["version"] == "v1.37.0"
 
@@ -322,7 +322,7 @@ def test_an_untrusted_certificate_fails_saying_how_to_trust_it(tls_api, capsys):
 
 
 def test_rejected_credentials_fail_without_showing_them(api, capsys):
-    host, _ = api
+    host, _unused = api
 
     def work(module: am.ClusterModule) -> dict[str, Any]:
         module.client().get("/unauthorized")
@@ -338,7 +338,7 @@ def test_rejected_credentials_fail_without_showing_them(api, capsys):
 
 
 def test_a_refused_request_fails_with_the_module_s_words(api, capsys):
-    host, _ = api
+    host, _unused = api
 
     def work(module: am.ClusterModule) -> dict[str, Any]:
         module.client().get("/forbidden/crds")
@@ -352,7 +352,7 @@ def test_a_refused_request_fails_with_the_module_s_words(api, capsys):
 
 
 def test_a_refused_request_is_the_module_s_to_handle_without_request_error(api, capsys):
-    host, _ = api
+    host, _unused = api
 
     def work(module: am.ClusterModule) -> dict[str, Any]:
         module.client().get("/forbidden/crds")

@@ -111,6 +111,11 @@ OMIT = Omit()
 JINJA_CONSTANTS = {"true": True, "false": False, "none": None, "True": True, "False": False}
 
 
+def is_json_integer(value: object) -> bool:
+    """An integer in JSON's sense: an int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def jinja_literal(text: str) -> Any:
     text = text.strip()
     if text == "omit":
@@ -452,7 +457,7 @@ def test_the_survey_is_one_awx_accepts(name: str):
                 f"{where}: default {default!r} is not a {question['type']}"
             )
         for bound in ("min", "max"):
-            assert question.get(bound) is None or type(question[bound]) is int, (
+            assert question.get(bound) is None or is_json_integer(question[bound]), (
                 f"{where}: {bound} must be an integer"
             )
         if question["type"] in ("integer", "float") and default != "":
@@ -512,7 +517,7 @@ def check_question(
     if kind == "multiselect" or (spec_type == "list" and isinstance(survey_default, str)):
         survey_default = survey_default.splitlines()
     if survey_default != default or (
-        spec_type == "int" and kind == "integer" and type(survey_default) is not int
+        spec_type == "int" and kind == "integer" and not is_json_integer(survey_default)
     ):
         errors.append(f"{where}: default {question.get('default')!r}, there {default!r}")
     return errors

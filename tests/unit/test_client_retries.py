@@ -125,7 +125,9 @@ class Server:
             self.connections.clear()
 
     def requests(self, method: str, path: str) -> int:
-        return sum(1 for m, p, _, _ in self.seen if m == method and p.split("?")[0] == path)
+        return sum(
+            1 for m, p, _unused, _unused in self.seen if m == method and p.split("?")[0] == path
+        )
 
 
 def _free_port() -> int:
@@ -285,7 +287,7 @@ def test_list_pages_retries_a_failed_page_with_the_same_continue_token(server):
     client = client_of(server.url, page_size=1)
     names = [i["metadata"]["name"] for i in client.list_items("/api/v1/pods", counted_as="pods")]
     assert names == ["a", "b"]
-    targets = [target for _, target, _, _ in server.seen]
+    targets = [target for _unused, target, _unused, _unused in server.seen]
     assert targets == ["/api/v1/pods?limit=1"] + ["/api/v1/pods?limit=1&continue=tok2"] * 3
     assert client.requests["pods"] == 4 and client.retries["pods"] == 2
 
@@ -362,7 +364,7 @@ def test_an_eviction_is_resent_after_a_dropped_connection_but_its_answers_are_th
 def test_concurrent_requests_are_counted_exactly(server):
     server.script["/x"] = [("status", 503)] * 8
     client = client_of(server.url, max_connections=8)
-    threads = [threading.Thread(target=client.get, args=("/x",)) for _ in range(8)]
+    threads = [threading.Thread(target=client.get, args=("/x",)) for _unused in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -384,7 +386,7 @@ def test_proxy_credentials_go_in_a_header_not_in_the_url(server):
     )
     client = KubeClient(settings)
     client.get("/version")
-    _, target, headers, _ = server.seen[0]
+    _unused, target, headers, _unused = server.seen[0]
     assert target == "http://api.invalid:6443/version"  # absolute-form: we are the proxy
     assert headers["Proxy-Authorization"] == "Basic dXNAZXI6czNjcjp0"  # us@er:s3cr:t
     assert kc.split_proxy_credentials("http://proxy:3128") == ("http://proxy:3128", None)

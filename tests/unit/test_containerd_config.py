@@ -174,7 +174,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("name", "content", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_layouts(name: str, content: str, expected: dict[str, Any]) -> None:
-    parsed, _ = parse_containerd_config(content, path="/etc/containerd/config.toml")
+    parsed, _unused = parse_containerd_config(content, path="/etc/containerd/config.toml")
     assert {key: parsed[key] for key in expected} == expected
     assert parsed["path"] == "/etc/containerd/config.toml"
 
@@ -211,7 +211,7 @@ def test_layouts(name: str, content: str, expected: dict[str, Any]) -> None:
     ],
 )
 def test_problems_become_findings(content: str, severity: str, message: str) -> None:
-    _, findings = parse_containerd_config(content, path="/etc/containerd/config.toml")
+    _unused, findings = parse_containerd_config(content, path="/etc/containerd/config.toml")
     assert any(
         f["severity"] == severity
         and f["source"] == "/etc/containerd/config.toml"
@@ -221,7 +221,7 @@ def test_problems_become_findings(content: str, severity: str, message: str) -> 
 
 
 def test_malformed_toml_names_line_and_column() -> None:
-    parsed, _ = parse_containerd_config("version = 2\n[plugins\n", path="/x.toml")
+    parsed, _unused = parse_containerd_config("version = 2\n[plugins\n", path="/x.toml")
     assert parsed["error"].startswith("not valid TOML:")
     assert "line 2" in parsed["error"]
 

@@ -53,7 +53,7 @@ def test_markdown_escapes_pipes_and_html() -> None:
 
 
 def test_summary_table_strips_control_characters() -> None:
-    hosts, _ = mixed_fleet()
+    hosts, _unused = mixed_fleet()
     hosts["node-ctd14"]["kruise_daemon"]["1.6"]["reason"] = "bad\x1b[31m red\nsecond line"
     table = summary_table(build_report(hosts, kruise_version="1.6", generated_at=GENERATED_AT))
     assert "\x1b" not in table

@@ -77,7 +77,7 @@ def test_per_line_matrix_shows_the_bridge_line() -> None:
 
 
 def test_failed_hosts_and_hosts_without_facts_are_unknown() -> None:
-    hosts, _ = mixed_fleet()
+    hosts, _unused = mixed_fleet()
     hosts["node-nofacts"] = None
     hosts["node-oldschema"] = {"schema": 7}
     report = build_report(
@@ -97,7 +97,7 @@ def test_failed_hosts_and_hosts_without_facts_are_unknown() -> None:
 
 
 def test_target_line_missing_from_facts_is_unknown_and_in_the_matrix() -> None:
-    hosts, _ = mixed_fleet()
+    hosts, _unused = mixed_fleet()
     report = build_report(hosts, kruise_version="1.9.1", generated_at=GENERATED_AT)
     assert report["summary"]["unknown"] == 5
     assert report["summary"]["verdict"] == "unknown"

@@ -92,7 +92,7 @@ def test_absent_or_empty_files(content: str | None, read_error: str | None, erro
     ],
 )
 def test_problems_become_findings(content: str, severity: str, message: str) -> None:
-    _, findings = parse_daemon_json(content, path="/etc/docker/daemon.json")
+    _unused, findings = parse_daemon_json(content, path="/etc/docker/daemon.json")
     assert any(
         f["severity"] == severity
         and f["source"] == "/etc/docker/daemon.json"
@@ -102,15 +102,17 @@ def test_problems_become_findings(content: str, severity: str, message: str) -> 
 
 
 def test_values_after_problems_are_still_reported() -> None:
-    parsed, _ = parse_daemon_json('{"graph": "/g", "log-opts": {"max-file": 3, "max-size": "1m"}}')
+    parsed, _unused = parse_daemon_json(
+        '{"graph": "/g", "log-opts": {"max-file": 3, "max-size": "1m"}}'
+    )
     assert parsed["data_root"] == "/g"
     assert parsed["log_opts"] == {"max-size": "1m"}
-    parsed, _ = parse_daemon_json('{"data-root": "/a", "data-root": "/b"}')
+    parsed, _unused = parse_daemon_json('{"data-root": "/a", "data-root": "/b"}')
     assert parsed["data_root"] == "/b"
 
 
 def test_invalid_json_reports_the_error_in_the_result() -> None:
-    parsed, _ = parse_daemon_json("{")
+    parsed, _unused = parse_daemon_json("{")
     assert parsed["error"].startswith("not valid JSON: Expecting property name enclosed in")
     assert "line 1, column 2" in parsed["error"]
 

@@ -49,7 +49,7 @@ def test_every_tag_of_the_images_in_use_running_or_not() -> None:
 
 
 def test_wanted_images_are_added_and_the_missing_ones_named() -> None:
-    names, missing, _ = images_to_carry(
+    names, missing, _unused = images_to_carry(
         [], IMAGES, ["docker.io/library/nginx:1.25", "k8s.gcr.io/pause:3.9"], in_use=False
     )
     assert names == ["nginx:1.25"]

@@ -9,7 +9,6 @@ this file as a script to rewrite the marked blocks from the code:
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / ".collections"))
 
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import (  # noqa: E402
     cluster_record,
@@ -137,7 +135,7 @@ def drain_needs() -> list[Access]:
 def manifests_needs(**change: object) -> list[Access]:
     return [
         *kruise_manifests.read_needs(KRUISE_NAMESPACE, MANAGER, DAEMON),
-        *kruise_manifests.change_needs(KRUISE_NAMESPACE, MANAGER, DAEMON, **change),  # type: ignore[arg-type]
+        *kruise_manifests.change_needs(KRUISE_NAMESPACE, MANAGER, DAEMON, **change),  # type: ignore[arg-type]  # pylint: disable=missing-kwoa
     ]
 
 

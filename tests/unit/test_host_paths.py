@@ -75,7 +75,7 @@ def test_kinds(root: Path) -> None:
 
 def test_node_candidates_cover_every_name_kruise_looks_for() -> None:
     assert set(candidate_socket_names()) <= set(KRUISE_SOCKET_NAMES)
-    paths = [path for path, _ in socket_candidates([], "/run/k3s", "custom.sock", [])]
+    paths = [path for path, _unused in socket_candidates([], "/run/k3s", "custom.sock", [])]
     assert "/run/k3s/containerd/containerd.sock" in paths
     assert "/run/k3s/custom.sock" in paths
     assert len(paths) == len(set(paths))

@@ -117,8 +117,10 @@ def docker_dockershim_node(containerd_probes: dict[str, Any]) -> list[dict[str, 
 def cri_dockerd_node(
     cri_dockerd: dict[str, Any],
     path: str = "cri-dockerd.sock",
-    containerd_probes: dict[str, Any] = CRI_DISABLED,
+    containerd_probes: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
+    if containerd_probes is None:
+        containerd_probes = CRI_DISABLED
     return [
         *var_run("containerd/containerd.sock", containerd_probes),
         *var_run(path, cri_dockerd, roles=("cri-dockerd",)),

@@ -375,7 +375,7 @@ class FakeReader:
         if path == "/version":
             return {"gitVersion": "v1.37.0"}
         if path == "/apis/apps.kruise.io/v1alpha1" and self.crds:
-            return {"resources": [{"name": plural} for plural, _ in kc.DAEMON_KINDS.values()]}
+            return {"resources": [{"name": plural} for plural, _unused in kc.DAEMON_KINDS.values()]}
         raise kc.KubeRequestError(404, path, "not found")
 
     def list_items(self, path, params=None, **kwargs):
@@ -419,7 +419,7 @@ HELM_MANAGER = {
 
 
 def test_refused_feature_use_lists_are_unknown_not_zero():
-    forbidden = {KRUISE + plural for plural, _ in kc.DAEMON_KINDS.values()}
+    forbidden = {KRUISE + plural for plural, _unused in kc.DAEMON_KINDS.values()}
     facts = kc.collect_cluster_facts(FakeReader({}, forbidden))
     use = facts["feature_use"]
     assert use["in_use"] is None
@@ -569,7 +569,7 @@ def test_read_needs_are_what_kruise_info_lists():
         set(),
     )
     # Discovery serves every kind kruise_info may list, as OpenKruise 1.6 does.
-    served = [plural for plural, _ in kc.DAEMON_KINDS.values()] + ["clonesets", "daemonsets"]
+    served = [plural for plural, _unused in kc.DAEMON_KINDS.values()] + ["clonesets", "daemonsets"]
     reader.get = lambda path, params=None, **kwargs: (  # type: ignore[method-assign]
         {"gitVersion": "v1.37.0"}
         if path == "/version"

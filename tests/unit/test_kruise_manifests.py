@@ -316,7 +316,7 @@ def test_read_needs():
 def test_change_needs_hold_the_change_its_way_back_and_the_health_check():
     def needs(**change: Any) -> list[str]:
         return described(
-            km.change_needs(NS, "kruise-controller-manager", "kruise-daemon", **change)
+            km.change_needs(NS, "kruise-controller-manager", "kruise-daemon", **change)  # pylint: disable=missing-kwoa
         )
 
     pin = needs(manager_patched=True, daemon_change="patch", record_change=None)
@@ -362,7 +362,7 @@ def test_a_refused_change_sends_nothing_in_check_mode_too():
         client = FakeClient(objects)
         asked: list[list[str]] = []
 
-        def refuse_the_way_back(needs, asked=asked):
+        def refuse_the_way_back(needs, asked=asked):  # pylint: disable=dangerous-default-value
             asked.append(described(needs))
             return [
                 need for need in needs if need.verb == "create" and need.resource == "daemonsets"

@@ -344,7 +344,7 @@ def test_snapshot_finds_pods_by_the_workloads_selectors():
     assert snapshot.deployment is manager and snapshot.daemonset is daemon
     assert [p["spec"]["nodeName"] for p in snapshot.daemon_pods] == ["n1"]
     assert [p["metadata"]["name"] for p in snapshot.manager_pods] == ["m"]
-    assert [resource for resource, _ in reader.requests] == [
+    assert [resource for resource, _unused in reader.requests] == [
         "daemonsets",
         "pods",
         "deployments",

@@ -321,7 +321,7 @@ def test_later_dropins_override_earlier_ones() -> None:
             ),
         },
     )
-    facts, _ = parse_kubelet(files, [], binary("v1.28.9"))
+    facts, _unused = parse_kubelet(files, [], binary("v1.28.9"))
     assert facts["runtime"] == "crio"
     assert facts["source"] == "/etc/systemd/system/kubelet.service.d/99-crio.conf"
     assert facts["cgroup_driver"] == "cgroupfs"  # 05-early's ExecStart was replaced
@@ -339,7 +339,7 @@ def test_dropin_in_etc_hides_the_same_name_in_usr_lib() -> None:
         flags_env=f"KUBELET_KUBEADM_ARGS=--container-runtime-endpoint={CONTAINERD}\n",
         **{"/etc/systemd/system/kubelet.service.d/10-kubeadm.conf": override},
     )
-    facts, _ = parse_kubelet(files, [], binary("v1.28.9"))
+    facts, _unused = parse_kubelet(files, [], binary("v1.28.9"))
     assert facts["runtime_endpoint"] == "unix:///run/cri-dockerd.sock"
     assert facts["source"] == "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
 
@@ -361,7 +361,7 @@ def test_environment_files_override_environment_assignments(
         'unix:///run/cri-dockerd.sock"\n',
         "error": None,
     }
-    facts, _ = parse_kubelet(files, [], binary("v1.28.9"))
+    facts, _unused = parse_kubelet(files, [], binary("v1.28.9"))
     assert (facts["runtime_endpoint"], facts["source"]) == (endpoint, source)
 
 
@@ -375,7 +375,7 @@ def test_etc_unit_is_preferred_over_lib_unit() -> None:
             )
         },
     )
-    facts, _ = parse_kubelet(files, [], binary("v1.28.9"))
+    facts, _unused = parse_kubelet(files, [], binary("v1.28.9"))
     assert facts["source"] == "/etc/systemd/system/kubelet.service"
     assert facts["runtime"] == "containerd"
 
@@ -520,7 +520,7 @@ def messages(findings: list[dict[str, str]]) -> list[str]:
 def test_findings(
     files: dict, processes: list[list[str]], version: str | None, expected_finding: str
 ) -> None:
-    _, findings = parse_kubelet(files, processes, binary(version) if version else None)
+    _unused, findings = parse_kubelet(files, processes, binary(version) if version else None)
     assert any(m.startswith(expected_finding) for m in messages(findings)), messages(findings)
 
 
@@ -532,7 +532,7 @@ def test_version_without_binary_is_unknown_and_binary_errors_are_findings() -> N
     assert "warning|/usr/bin/kubelet|kubelet --version failed: exec format error" in messages(
         findings
     )
-    _, findings = parse_kubelet(
+    _unused, findings = parse_kubelet(
         {}, [], {"path": "/usr/bin/kubelet", "version_output": "garbage", "error": None}
     )
     assert any("cannot read a version in 'garbage'" in m for m in messages(findings))
@@ -543,7 +543,7 @@ def test_version_without_binary_is_unknown_and_binary_errors_are_findings() -> N
     [None, {"x": "not an entry"}, {FLAGS_ENV: {"content": 42}}, {FLAGS_ENV: "raw string"}],
 )
 def test_malformed_evidence_never_raises(bad_input: Any) -> None:
-    facts, _ = parse_kubelet(bad_input, [None, [], "argv"], {"version_output": 17})  # type: ignore[list-item]
+    facts, _unused = parse_kubelet(bad_input, [None, [], "argv"], {"version_output": 17})  # type: ignore[list-item]
     assert facts["runtime"] is None
 
 
@@ -620,5 +620,5 @@ def test_dockershim_inferred_when_no_endpoint_and_no_version() -> None:
     assert facts["source"] == "inferred"
     assert any("dockershim's socket answers" in finding["message"] for finding in findings)
 
-    facts, _ = parse_kubelet(files, [], None, socket_runtime_names={})
+    facts, _unused = parse_kubelet(files, [], None, socket_runtime_names={})
     assert facts["runtime"] is None

@@ -414,7 +414,7 @@ def test_poll_interval_is_short_while_pods_go_and_backs_off_to_a_second():
     assert nd.next_poll_interval(None, False) == nd.POLL_INITIAL
     interval = nd.POLL_INITIAL
     seen = []
-    for _ in range(5):
+    for _unused in range(5):
         interval = nd.next_poll_interval(interval, False)
         seen.append(interval)
     assert seen == [0.4, 0.8, 1.0, 1.0, 1.0]

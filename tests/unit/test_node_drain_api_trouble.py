@@ -91,7 +91,7 @@ def client_of(cluster: Cluster) -> KubeClient:
 def patched(cluster: Cluster) -> list[bool]:
     return [
         json.loads(body)["spec"]["unschedulable"]
-        for method, _, _, body in cluster.server.seen
+        for method, _unused, _unused, body in cluster.server.seen
         if method == "PATCH"
     ]
 
@@ -134,7 +134,9 @@ def test_evictions_are_resent_while_the_server_is_down(cluster):
 
     def outage() -> None:
         wait = time.monotonic() + 10
-        while not any(p.endswith("/eviction") for _, p, _, _ in cluster.server.seen):
+        while not any(
+            p.endswith("/eviction") for _unused, p, _unused, _unused in cluster.server.seen
+        ):
             assert time.monotonic() < wait
             time.sleep(0.02)
         cluster.server.stop()

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ANSIBLE_DOC = Path(sys.executable).with_name("ansible-doc")
+from tests.conftest import COLLECTIONS_PATH, REPO_ROOT
+
+# ansible-doc of the running ansible-core (ansible-test's virtualenvs have no console scripts).
+ANSIBLE_DOC = [sys.executable, "-m", "ansible.cli.doc"]
+# Also under ansible-test, whose ANSIBLE_COLLECTIONS_PATH (if any) names its own tree.
+DOC_ENVIRONMENT = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH)}
 
 
 def filter_names() -> list[str]:
-    sys.path.insert(0, str(REPO_ROOT / ".collections"))
     names = []
     for path in sorted((REPO_ROOT / "plugins" / "filter").glob("*.py")):
         module = __import__(
@@ -29,8 +32,9 @@ def filter_names() -> list[str]:
 def test_each_filter_has_its_own_documentation(name: str) -> None:
     fqcn = f"kruise_cri.remediation.{name}"
     result = subprocess.run(
-        [str(ANSIBLE_DOC), "-t", "filter", "--json", fqcn],
+        [*ANSIBLE_DOC, "-t", "filter", "--json", fqcn],
         cwd=REPO_ROOT,
+        env=DOC_ENVIRONMENT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -55,8 +59,9 @@ def test_each_module_s_documentation_loads_in_ansible_doc(name: str) -> None:
     colon inside a description, for one, breaks the page."""
     fqcn = f"kruise_cri.remediation.{name}"
     result = subprocess.run(
-        [str(ANSIBLE_DOC), "--json", fqcn],
+        [*ANSIBLE_DOC, "--json", fqcn],
         cwd=REPO_ROOT,
+        env=DOC_ENVIRONMENT,
         capture_output=True,
         text=True,
         timeout=120,

@@ -105,7 +105,7 @@ def test_fixed_width_fields_come_back_raw() -> None:
         1: [b"\x01\x02\x03\x04"],
         2: [b"\x01\x02\x03\x04\x05\x06\x07\x08"],
     }
-    assert [wire for _, wire, _ in iter_fields(payload)] == [5, 1]
+    assert [wire for _unused, wire, _unused in iter_fields(payload)] == [5, 1]
 
 
 def test_groups_are_skipped_including_nested_ones() -> None:

@@ -152,7 +152,7 @@ def docker(mirrors: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def cluster_node(name: str, runtime_version: str, kubelet_version: str) -> dict[str, Any]:
-    runtime, _, version = runtime_version.partition("://")
+    runtime, _unused, version = runtime_version.partition("://")
     return {
         "name": name,
         "container_runtime_version": runtime_version,

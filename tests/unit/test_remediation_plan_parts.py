@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.wording import (
@@ -27,8 +27,11 @@ from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.remediation
     major_minor,
 )
 
+from tests.conftest import COLLECTIONS_PATH
+
 PACKAGE = remediation_plan.__name__
-COLLECTIONS = Path(__file__).resolve().parents[2] / ".collections"
+# The interpreter's own path too: ansible-test puts ansible-core on PYTHONPATH.
+IMPORT_PATH = os.pathsep.join([str(COLLECTIONS_PATH), os.environ.get("PYTHONPATH", "")])
 
 
 def _modules() -> list[str]:
@@ -44,7 +47,7 @@ def test_every_module_imports_first_on_its_own(module: str) -> None:
     subprocess.run(
         [sys.executable, "-c", f"import {module}"],
         check=True,
-        env={"PYTHONPATH": str(COLLECTIONS)},
+        env={"PYTHONPATH": IMPORT_PATH},
     )
 
 

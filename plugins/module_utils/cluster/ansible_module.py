@@ -16,12 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeAccessError,
     KubeClient,
     KubeRequestError,
     load_settings,
+)
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.values import (
+    YAML_IMPORT_ERROR,
 )
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.python_floor import (
     exit_module_when_python_too_old,
@@ -81,6 +84,8 @@ class ClusterModule(AnsibleModule):
     def __init__(self, name: str, argument_spec: Mapping[str, dict[str, Any]], **kwargs: Any):
         super().__init__(argument_spec=with_auth_options(argument_spec), **kwargs)
         self.module_name = name
+        if YAML_IMPORT_ERROR is not None:
+            self.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
 
     def client(self, **options: Any) -> KubeClient:
         """The API client (``page_size``, ``max_connections`` as KubeClient takes them). Raises

@@ -300,7 +300,8 @@ def run_module(module: ClusterModule) -> dict[str, Any]:
         module.fail_json(msg=refusal(refused, f"{doing} the record {where}"))
     try:
         if params["state"] == "present":
-            assert contents is not None
+            if contents is None:
+                raise ValueError("state=present needs the record's contents")
             result = present(
                 client, params, contents, check_mode=module.check_mode, diff=module._diff
             )

@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import access
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import Access
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
@@ -43,6 +42,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.val
     deep_merge,
     mask_values,
     masked_values_diff,
+    yaml,
 )
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ RELEASE_DRIVERS.update({"configmap": "configmaps", "configmaps": "configmaps"})
 ROLLBACK_WHY = "to roll back if the change fails"
 
 # (apiVersion, kind) -> (group, resource, namespaced); None when the API server does not serve it.
-ResourceLookup = Callable[[str, str], tuple[str, str, bool] | None]
+ResourceLookup = Callable[[str, str], tuple[str, str, bool] | None]  # pylint: disable=unsupported-binary-operation
 
 
 def storage_needs(
@@ -577,7 +577,7 @@ def _run(module: ClusterModule, cli: HelmCli, workdir: str) -> dict:
     params = module.params
     server_version = _server_version(module)
     name, namespace = params["release"], params["namespace"]
-    storage, _ = _history_settings()
+    storage = _history_settings()[0]
     _refuse_unless_allowed(
         module,
         lambda _: storage_needs(namespace, "read", resource=storage),
@@ -607,9 +607,7 @@ def _run(module: ClusterModule, cli: HelmCli, workdir: str) -> dict:
 
 def _chart(module, cli, workdir, version, server_version) -> dict:
     params = module.params
-    source = chart_source(
-        params["chart_ref"], params["chart_repo_url"], version, lambda ref: os.path.exists(ref)
-    )
+    source = chart_source(params["chart_ref"], params["chart_repo_url"], version, os.path.exists)
     path = source.local_path
     if path is None:
         pulled = os.path.join(workdir, "chart")

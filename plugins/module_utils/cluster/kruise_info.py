@@ -96,8 +96,10 @@ def read_needs(namespace: str, release_namespace: str | None) -> list[Access]:
     ]
     if release_namespace:
         needs.append(Access("list", "secrets", namespace=release_namespace, why="the Helm release"))
-    needs += [Access("list", plural, KRUISE_GROUP) for plural, _ in DAEMON_KINDS.values()]
-    needs += [Access("list", plural, KRUISE_GROUP) for _, plural in PREDOWNLOAD_WORKLOADS.values()]
+    needs += [Access("list", plural, KRUISE_GROUP) for plural, _namespaced in DAEMON_KINDS.values()]
+    needs += [
+        Access("list", plural, KRUISE_GROUP) for _version, plural in PREDOWNLOAD_WORKLOADS.values()
+    ]
     return needs
 
 

@@ -204,7 +204,7 @@ def acquire(
     """Take the lock for ``params['holder']``, or raise LockHeld. Races with another run are
     settled by the API server's optimistic concurrency (409): the loser reads again."""
     namespace, name, holder = params["namespace"], params["name"], params["holder"]
-    for _ in range(MAX_RACES):
+    for _race in range(MAX_RACES):
         lease = _read(client, namespace, name)
         moment = now or datetime.now(UTC)
         decision = decide(lease, holder, moment, params.get("take_over") or "")

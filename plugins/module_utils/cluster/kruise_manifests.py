@@ -19,7 +19,6 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster import access
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.access import (
     Access,
@@ -32,6 +31,7 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.kruise_info import (
     flag_value,
 )
+from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.values import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.daemon_gate import (
     RECORD_DAEMONSET,
     RECORD_FEATURE_GATES,

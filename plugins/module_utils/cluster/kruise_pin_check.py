@@ -127,7 +127,7 @@ def image_repository(image: str | None) -> str | None:
     if not image:
         return None
     name = image.split("@", 1)[0]
-    head, _, last = name.rpartition("/")
+    head, _slash, last = name.rpartition("/")
     if ":" in last:
         last = last.split(":", 1)[0]
     return f"{head}/{last}" if head else last

@@ -185,7 +185,7 @@ def controller_of(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 def _daemonset_label(reference: Mapping[str, Any]) -> str:
     api_version = str(reference.get("apiVersion") or "")
-    group = api_version.split("/")[0] if "/" in api_version else ""
+    group = api_version.split("/", 1)[0] if "/" in api_version else ""
     if group == KRUISE_GROUP:
         return f"OpenKruise Advanced DaemonSet {reference.get('name')} ({api_version})"
     return f"DaemonSet {reference.get('name')}" + (
@@ -718,7 +718,7 @@ class EvictionRun:
                     if not inflight:
                         time.sleep(timeout)
                         continue
-                    done, _ = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED)
+                    done = wait(list(inflight), timeout=timeout, return_when=FIRST_COMPLETED).done
                     for future in done:
                         task, version = inflight.pop(future)
                         outcome = future.result()

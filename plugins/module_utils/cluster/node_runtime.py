@@ -49,7 +49,7 @@ def annotation_change(node: Mapping[str, Any], cri_socket: str | None) -> dict[s
 
 def _is_daemonset_pod(pod: Mapping[str, Any]) -> bool:
     for owner in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        group = str(owner.get("apiVersion", "")).split("/")[0]
+        group = str(owner.get("apiVersion", "")).split("/", 1)[0]
         if owner.get("controller") and (group, owner.get("kind")) in DAEMONSET_KINDS:
             return True
     return False

@@ -153,7 +153,7 @@ def satisfies(version: str, constraint: str) -> bool:
     """Whether ``version`` meets a chart's ``kubeVersion`` constraint, as helm decides it
     (``||`` between alternatives; commas or spaces between comparators that must all hold)."""
     parsed = parse_version(str(version).split("+", 1)[0])
-    groups = [group for group in str(constraint).split("||")]
+    groups = str(constraint).split("||")
     if not any(group.strip() for group in groups):
         return True
     return any(

@@ -7,7 +7,13 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
+try:
+    import yaml
+
+    YAML_IMPORT_ERROR: str | None = None
+except ImportError as error:  # pragma: no cover - ClusterModule fails the task, naming PyYAML
+    yaml = None
+    YAML_IMPORT_ERROR = str(error)
 
 
 def deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

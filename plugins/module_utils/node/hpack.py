@@ -179,7 +179,7 @@ def _build_huffman_decoder():
     # A string may end only at the root or after up to 7 bits of EOS's prefix (all ones).
     accepting = set()
     node = 0
-    for _ in range(8):
+    for _bit in range(8):
         accepting.add(node)
         node = one_child[node]
     return tuple(next_state), tuple(emitted), frozenset(accepting)
@@ -229,7 +229,7 @@ def decode_integer(data, position, prefix_bits):
     if value < prefix_max:
         return value, position
     shift = 0
-    for _ in range(_MAX_INTEGER_CONTINUATION_BYTES):
+    for _byte in range(_MAX_INTEGER_CONTINUATION_BYTES):
         if position >= len(data):
             raise HpackError("truncated integer")
         byte = data[position]

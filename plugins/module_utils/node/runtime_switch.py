@@ -245,7 +245,7 @@ def retarget_kubelet_file(text: str, new_flags: Sequence[str], add: bool) -> Tup
             value = match.group("value")
             if lead.endswith(('"', "'")) and value.endswith(lead[-1]):
                 outer, value = lead[-1], value[:-1]
-            quote, inner, _ = _unquote(value)
+            quote, inner, _closing_quote = _unquote(value)
             before = shlex.split(inner)
             arguments, here = retarget_arguments(before, new_flags, add and not placed)
             placed = placed or here

@@ -32,7 +32,7 @@ def parse_feature_gates(argument: str | None) -> dict[str, bool]:
     it: spaces around entries are ignored and values are parsed like Go's ``ParseBool``."""
     gates: dict[str, bool] = {}
     for entry in (argument or "").split(","):
-        name, _, value = entry.strip().partition("=")
+        name, _equals, value = entry.strip().partition("=")
         name = name.strip()
         value = value.strip()
         if not name:

@@ -247,7 +247,7 @@ def _containerd_config_paths(
             elif path:
                 if path == DEFAULT_CONFIG_PATH:
                     paths[0] = (path, True)
-                elif all(path != known for known, _ in paths):
+                elif all(path != known for known, _named in paths):
                     paths.append((path, True))
     return paths
 

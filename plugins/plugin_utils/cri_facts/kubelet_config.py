@@ -534,7 +534,7 @@ def _k3s_endpoint(argv: list[str]) -> str:
             endpoint = value if eq else (words[index + 1] if index + 1 < len(words) else None)
         elif name == "--kubelet-arg":
             text = value if eq else (words[index + 1] if index + 1 < len(words) else "")
-            key, _, kubelet_value = _unquote(text).lstrip("-").partition("=")
+            key, _equals, kubelet_value = _unquote(text).lstrip("-").partition("=")
             if key == "container-runtime-endpoint" and kubelet_value:
                 endpoint = kubelet_value
         elif arg == "--docker":
