@@ -59,6 +59,7 @@ TEMPLATE_PLAYBOOKS = {
     "kruise-cri disable kruise-daemon": "disable_kruise_daemon.yml",
     "kruise-cri migrate runtime": "migrate_runtime.yml",
     "kruise-cri remediate": "remediate.yml",
+    "kruise-cri drain node": "drain_node.yml",
 }
 # AWX's managed credential types, by the natural key (name and kind) awx import looks them up by.
 MACHINE = {"name": "Machine", "kind": "ssh", "type": "credential_type"}
@@ -340,6 +341,18 @@ def survey_errors(template: dict[str, Any], answers: dict[str, Any]) -> list[str
     return errors
 
 
+def unattended() -> set[str]:
+    """The job templates a schedule or a workflow launches, with no person to answer."""
+    scheduled = {jt["name"] for jt in job_templates() if jt["related"].get("schedules")}
+    in_workflows = {
+        node["unified_job_template"]["name"]
+        for workflow in assets()["workflow_job_templates"]
+        for node in workflow["related"]["workflow_nodes"]
+        if "unified_job_template" in node
+    }
+    return scheduled | in_workflows
+
+
 def template_ids() -> list[str]:
     return [template["name"] for template in job_templates()]
 
@@ -470,7 +483,7 @@ def test_the_survey_is_one_awx_accepts(name: str):
             if question["type"] == "multiplechoice":
                 assert len(defaults) <= 1, f"{where}: one default at most"
             assert all(item in choices for item in defaults), f"{where}: default not a choice"
-        if question["required"] and question["type"] != "password":
+        if question["required"] and question["type"] != "password" and name in unattended():
             assert default != "", f"{where}: required without a default stops scheduled runs"
 
 
