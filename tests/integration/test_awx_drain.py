@@ -1,19 +1,15 @@
-"""The job template `kruise-cri drain node` as AWX runs it, against the lab's real API server:
-ansible-runner in a private data directory holding awx/project, the survey's answers as extra
-vars (AWX sends a multiple-choice answer as a string: "true", not true), the Kubernetes credential
-as K8S_AUTH_* variables of a service account bound to exactly rbac/drain.yml, no kubeconfig
-anywhere; the result read from the job's events."""
+"""The job template `kruise-cri drain node` as AWX runs it (tests/integration/awx_jobs.py), against
+the lab's real API server, with a service account bound to exactly rbac/drain.yml; the survey's
+answers as AWX sends them (a multiple-choice answer is a string: "false", not false)."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.client import (
     KubeClient,
 )
@@ -21,7 +17,8 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.cluster.cli
 from kruise_cri.lab.cluster_objects import create_all, ensure_namespace, kwok_node
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
-from tests.integration.ansible_run import REPO_ROOT, ansible_env_without_cluster
+from tests.integration.ansible_run import REPO_ROOT
+from tests.integration.awx_jobs import failure_messages, launch, output
 from tests.integration.service_accounts import Account, grant_account, rbac_permissions
 
 NODE = "awx-drain"
@@ -29,20 +26,6 @@ APPS = "awx-drain-apps"
 ACCOUNTS_NAMESPACE = "kruise-cri-awx-drain"
 TAINT = {"key": "kruise-cri.test/awx", "value": "drain", "effect": "NoSchedule"}
 TEMPLATE = "kruise-cri drain node"
-
-
-def survey_defaults() -> dict[str, Any]:
-    """What AWX sends when the survey is submitted as it opens."""
-    (template,) = [
-        t
-        for t in json.loads((REPO_ROOT / "awx" / "kruise-cri.json").read_text())["job_templates"]
-        if t["name"] == TEMPLATE
-    ]
-    return {
-        question["variable"]: question["default"]
-        for question in template["related"]["survey_spec"]["spec"]
-        if question.get("default", "") != ""
-    }
 
 
 def replica_set() -> dict[str, Any]:
@@ -106,54 +89,12 @@ def account_for(
     )
 
 
-def launch(control_plane: ControlPlane, account: Account, directory: Path, **answers: Any):
-    """The template launched with the survey's defaults and ``answers``."""
-    import ansible_runner
-
-    private = directory / "private"
-    shutil.rmtree(private, ignore_errors=True)
-    shutil.copytree(REPO_ROOT / "awx" / "project", private / "project")
-    (private / "inventory").mkdir()
-    (private / "inventory" / "hosts").write_text("[kube_nodes]\n")  # the playbook needs no node
-    (private / "env").mkdir()
-    (private / "env" / "extravars").write_text(yaml.safe_dump({**survey_defaults(), **answers}))
-    home = directory / "home"  # no ~/.kube/config
-    home.mkdir(exist_ok=True)
-    environment = ansible_env_without_cluster()
-    (private / "env" / "envvars").write_text(
-        yaml.safe_dump(
-            {
-                "HOME": str(home),
-                "PATH": environment["PATH"],
-                "ANSIBLE_COLLECTIONS_PATH": environment["ANSIBLE_COLLECTIONS_PATH"],
-                "ANSIBLE_CONFIG": environment["ANSIBLE_CONFIG"],
-                "K8S_AUTH_HOST": control_plane.server,
-                "K8S_AUTH_API_KEY": account.token,
-                "K8S_AUTH_VERIFY_SSL": "True",
-                "K8S_AUTH_SSL_CA_CERT": str(control_plane.kubeconfig.parent / "pki" / "ca.crt"),
-            }
-        )
-    )
-    (private / "env" / "envvars").chmod(0o600)
-    return ansible_runner.run(
-        private_data_dir=str(private), playbook="drain_node.yml", quiet=True, timeout=600
-    )
-
-
-def failure_messages(runner: Any) -> list[str]:
-    return [
-        " ".join(str(event["event_data"]["res"].get("msg")).split())
-        for event in runner.events
-        if event["event"] == "runner_on_failed"
-    ]
-
-
 def test_a_token_without_drain_s_permissions_changes_nothing_and_names_what_it_lacks(
     control_plane, kube, workload, tmp_path
 ):
     read_only = account_for(control_plane, kube, tmp_path, "awx-drain-read-only", "assess.yml")
-    runner = launch(control_plane, read_only, tmp_path, kruise_cri_node=NODE)
-    assert runner.status == "failed", runner.stdout.read()[-3000:]
+    runner = launch(TEMPLATE, control_plane, read_only.token, tmp_path, {"kruise_cri_node": NODE})
+    assert runner.status == "failed", output(runner)
     (message,) = failure_messages(runner)
     # rbac/assess.yml lists nodes but may not get one by name, nor patch it.
     assert re.search(r"they lack (get|patch) nodes awx-drain\b", message), message
@@ -166,8 +107,8 @@ def test_the_template_drains_with_exactly_rbac_drain_then_uncordons(
     control_plane, kube, workload, tmp_path
 ):
     account = account_for(control_plane, kube, tmp_path, "awx-drain", "drain.yml")
-    drained = launch(control_plane, account, tmp_path, kruise_cri_node=NODE)
-    assert drained.status == "successful", drained.stdout.read()[-3000:]
+    drained = launch(TEMPLATE, control_plane, account.token, tmp_path, {"kruise_cri_node": NODE})
+    assert drained.status == "successful", output(drained)
     assert unschedulable(kube)
     assert running_pod(kube) is None
     results = [
@@ -181,12 +122,12 @@ def test_the_template_drains_with_exactly_rbac_drain_then_uncordons(
 
     # Launched again with the survey answered "uncordon".
     uncordoned = launch(
+        TEMPLATE,
         control_plane,
-        account,
+        account.token,
         tmp_path,
-        kruise_cri_node=NODE,
-        kruise_cri_drain_state="uncordon",
+        {"kruise_cri_node": NODE, "kruise_cri_drain_state": "uncordon"},
     )
-    assert uncordoned.status == "successful", uncordoned.stdout.read()[-3000:]
+    assert uncordoned.status == "successful", output(uncordoned)
     assert not unschedulable(kube)
     wait_until("the ReplicaSet's pod runs on the node again", lambda: running_pod(kube), 120)
