@@ -51,8 +51,6 @@ def launch(
     """The job template ``template_name`` launched with its survey's defaults and ``answers``,
     in a private data directory of its own under ``directory`` (a job's container: nothing of
     an earlier job's is there). ``tools``: folders of the execution environment's binaries."""
-    import ansible_runner
-
     template = job_template(template_name)
     private = directory / f"job-{len(list(directory.glob('job-*'))) + 1}"
     shutil.copytree(REPO_ROOT / "awx" / "project", private / "project")
@@ -63,8 +61,18 @@ def launch(
     (private / "env" / "extravars").write_text(yaml.safe_dump(extravars))
     home = private / "home"  # no ~/.kube/config
     home.mkdir()
+    write_job_environment(private, plane, token, home, tools)
+    return run_job(private, template["playbook"])
+
+
+def write_job_environment(
+    private: Path, plane: ControlPlane, token: str, home: Path, tools: Sequence[Path] = ()
+) -> None:
+    """env/envvars (0600) of the private data directory ``private``: the variables AWX's
+    Kubernetes credential injects, with ``token``, and the execution environment's PATH."""
     environment = ansible_env_without_cluster()
-    (private / "env" / "envvars").write_text(
+    envvars = private / "env" / "envvars"
+    envvars.write_text(
         yaml.safe_dump(
             {
                 "HOME": str(home),
@@ -78,10 +86,21 @@ def launch(
             }
         )
     )
-    (private / "env" / "envvars").chmod(0o600)
-    return ansible_runner.run(
-        private_data_dir=str(private), playbook=template["playbook"], quiet=True, timeout=600
-    )
+    envvars.chmod(0o600)
+
+
+def run_job(private: Path, playbook: str) -> Any:
+    """ansible-runner on the private data directory ``private``, with no KUBECONFIG of the
+    test process's leaking into the job."""
+    import ansible_runner
+
+    saved = {key: os.environ.pop(key) for key in ("KUBECONFIG",) if key in os.environ}
+    try:
+        return ansible_runner.run(
+            private_data_dir=str(private), playbook=playbook, quiet=True, timeout=600
+        )
+    finally:
+        os.environ.update(saved)
 
 
 def artifacts(runner: Any) -> dict[str, Any]:

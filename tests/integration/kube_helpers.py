@@ -63,3 +63,41 @@ def unreachable_kubeconfig(path: Path, token: str) -> Path:
         )
     )
     return path
+
+
+def replica_set_on(name: str, namespace: str, node: str, taint: dict[str, str]) -> dict[str, Any]:
+    """A ReplicaSet of one pod that runs on ``node`` only (which carries ``taint``, so that
+    nothing else lands there): what a drain of that node evicts and the controller recreates."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": {"kubernetes.io/hostname": node},
+                    "tolerations": [{**taint, "operator": "Equal"}],
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{"name": "app", "image": "registry.example/app:1.0"}],
+                },
+            },
+        },
+    }
+
+
+def running_pod_on(kube: Any, namespace: str, node: str) -> dict[str, Any] | None:
+    """A pod of ``namespace`` running on ``node`` and not being deleted, or None."""
+    pods = kube.get(f"/api/v1/namespaces/{namespace}/pods")["items"]
+    running = [
+        pod
+        for pod in pods
+        if pod["spec"].get("nodeName") == node
+        and (pod.get("status") or {}).get("phase") == "Running"
+        and not pod["metadata"].get("deletionTimestamp")
+    ]
+    return running[0] if running else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,8 +29,8 @@ from tests.integration.ansible_run import (
     REPO_ROOT,
     VENV_BIN,
     ansible_env,
-    ansible_env_without_cluster,
 )
+from tests.integration.awx_jobs import run_job, write_job_environment
 from tests.integration.kube_helpers import unreachable_kubeconfig
 from tests.integration.service_accounts import grant_account, rbac_permissions
 
@@ -262,8 +261,6 @@ def awx_assess(
     renamed_inventory: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Any, Path, str]:
-    import ansible_runner
-
     kube = client_for(lab_cluster.kubeconfig)
     ensure_namespace(kube, REPORT_CONFIGMAP.split("/", 1)[0])
     directory = tmp_path_factory.mktemp("awx")
@@ -295,30 +292,8 @@ def awx_assess(
     )
     home = directory / "home"  # no ~/.kube/config
     home.mkdir()
-    environment = ansible_env_without_cluster()
-    (private / "env" / "envvars").write_text(
-        yaml.safe_dump(
-            {
-                "HOME": str(home),
-                "PATH": environment["PATH"],  # the execution environment's ansible-playbook
-                "ANSIBLE_COLLECTIONS_PATH": environment["ANSIBLE_COLLECTIONS_PATH"],
-                "ANSIBLE_CONFIG": environment["ANSIBLE_CONFIG"],
-                "K8S_AUTH_HOST": lab_cluster.server,
-                "K8S_AUTH_API_KEY": account.token,
-                "K8S_AUTH_VERIFY_SSL": "True",
-                "K8S_AUTH_SSL_CA_CERT": str(lab_cluster.kubeconfig.parent / "pki" / "ca.crt"),
-            }
-        )
-    )
-    (private / "env" / "envvars").chmod(0o600)
-    saved = {key: os.environ.pop(key) for key in ("KUBECONFIG",) if key in os.environ}
-    try:
-        runner = ansible_runner.run(
-            private_data_dir=str(private), playbook="assess.yml", quiet=True, timeout=600
-        )
-    finally:
-        os.environ.update(saved)
-    return runner, report_dir, account.token
+    write_job_environment(private, lab_cluster, account.token, home)
+    return run_job(private, "assess.yml"), report_dir, account.token
 
 
 def test_awx_assess_reads_the_cluster_with_its_credential_and_fails_on_the_verdict(

@@ -19,6 +19,7 @@ from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import REPO_ROOT
 from tests.integration.awx_jobs import failure_messages, launch, output
+from tests.integration.kube_helpers import replica_set_on, running_pod_on
 from tests.integration.service_accounts import Account, grant_account, rbac_permissions
 
 NODE = "awx-drain"
@@ -28,39 +29,8 @@ TAINT = {"key": "kruise-cri.test/awx", "value": "drain", "effect": "NoSchedule"}
 TEMPLATE = "kruise-cri drain node"
 
 
-def replica_set() -> dict[str, Any]:
-    labels = {"app": "awx-web"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {"name": "awx-web", "namespace": APPS},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "nodeSelector": {"kubernetes.io/hostname": NODE},
-                    "tolerations": [{**TAINT, "operator": "Equal"}],
-                    "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 0,
-                    "containers": [{"name": "app", "image": "registry.example/app:1.0"}],
-                },
-            },
-        },
-    }
-
-
 def running_pod(kube: KubeClient) -> dict[str, Any] | None:
-    pods = kube.get(f"/api/v1/namespaces/{APPS}/pods")["items"]
-    running = [
-        pod
-        for pod in pods
-        if pod["spec"].get("nodeName") == NODE
-        and (pod.get("status") or {}).get("phase") == "Running"
-        and not pod["metadata"].get("deletionTimestamp")
-    ]
-    return running[0] if running else None
+    return running_pod_on(kube, APPS, NODE)
 
 
 def unschedulable(kube: KubeClient) -> bool:
@@ -72,7 +42,7 @@ def workload(control_plane: ControlPlane, kube: KubeClient) -> dict[str, Any]:
     node = kwok_node(NODE, "docker://20.10.24", "v1.23.17")
     node["spec"]["taints"] = [TAINT]
     ensure_namespace(kube, APPS)
-    create_all(kube, [node, replica_set()])
+    create_all(kube, [node, replica_set_on("awx-web", APPS, NODE, TAINT)])
     return wait_until("the ReplicaSet's pod runs on the kwok node", lambda: running_pod(kube), 120)
 
 

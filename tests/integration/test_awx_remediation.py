@@ -107,14 +107,21 @@ def test_disable_enable_and_pin_as_awx_jobs(installed, kube, charts, tmp_path):
     assert get_or_none(kube, DAEMON) is not None
     make_crash_loop(kube, NODES, CRASHING)
 
-    pinned = launch(
-        "kruise-cri pin OpenKruise 1.5",
-        installed,
-        pin_token,
-        tmp_path,
-        {"kruise_cri_chart_ref": str(charts["1.5.5"]), "kruise_cri_chart_repo_url": "", **SPEED},
-        tools=helm,
-    )
+    def pin_job():
+        return launch(
+            "kruise-cri pin OpenKruise 1.5",
+            installed,
+            pin_token,
+            tmp_path,
+            {
+                "kruise_cri_chart_ref": str(charts["1.5.5"]),
+                "kruise_cri_chart_repo_url": "",
+                **SPEED,
+            },
+            tools=helm,
+        )
+
+    pinned = pin_job()
     assert pinned.status == "successful", output(pinned)
     pin = artifacts(pinned)["kruise_cri_pin"]
     assert pin["target_version"] == "1.5.5" and pin["changed"] is True, pin
@@ -126,14 +133,7 @@ def test_disable_enable_and_pin_as_awx_jobs(installed, kube, charts, tmp_path):
     assert record["outcome"] == "pinned" and record["helm"]["values"] == USER_VALUES
 
     # A later job finds the pin in place and changes nothing.
-    again = launch(
-        "kruise-cri pin OpenKruise 1.5",
-        installed,
-        pin_token,
-        tmp_path,
-        {"kruise_cri_chart_ref": str(charts["1.5.5"]), "kruise_cri_chart_repo_url": "", **SPEED},
-        tools=helm,
-    )
+    again = pin_job()
     assert again.status == "successful", output(again)
     assert artifacts(again)["kruise_cri_pin"]["changed"] is False
 

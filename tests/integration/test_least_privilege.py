@@ -31,7 +31,12 @@ from kruise_cri.lab.cluster_objects import client_for, create_all, ensure_namesp
 from kruise_cri.lab.controlplane import ControlPlane
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.ansible_run import REPO_ROOT
-from tests.integration.kube_helpers import helm, run_cluster_module
+from tests.integration.kube_helpers import (
+    helm,
+    replica_set_on,
+    run_cluster_module,
+    running_pod_on,
+)
 from tests.integration.remediation_helpers import (
     DAEMON,
     MANAGER,
@@ -170,7 +175,7 @@ def installed(plane, kube, tmp_path_factory) -> dict[str, Path]:
     drain_node["spec"]["taints"] = [TAINT]
     create_all(kube, [drain_node])
     ensure_namespace(kube, APPS)
-    create_all(kube, [replica_set()])
+    create_all(kube, [replica_set_on("lp-web", APPS, DRAIN_NODE, TAINT)])
     charts = install_kruise(plane, kube, tmp_path_factory.mktemp("lp-install"))
     wait_until("the app's pod Running on the drained node", lambda: app_pod(kube))
     return charts
@@ -187,39 +192,8 @@ def accounts(plane, installed, kube, tmp_path_factory) -> dict[str, Account]:
     )
 
 
-def replica_set() -> dict[str, Any]:
-    labels = {"app": "lp-web"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {"name": "lp-web", "namespace": APPS},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "nodeSelector": {"kubernetes.io/hostname": DRAIN_NODE},
-                    "tolerations": [{**TAINT, "operator": "Equal"}],
-                    "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 0,
-                    "containers": [{"name": "app", "image": "registry.example/app:1.0"}],
-                },
-            },
-        },
-    }
-
-
 def app_pod(kube: KubeClient) -> dict[str, Any] | None:
-    pods = kube.get(f"/api/v1/namespaces/{APPS}/pods")["items"]
-    running = [
-        p
-        for p in pods
-        if p["spec"].get("nodeName") == DRAIN_NODE
-        and (p.get("status") or {}).get("phase") == "Running"
-        and not p["metadata"].get("deletionTimestamp")
-    ]
-    return running[0] if running else None
+    return running_pod_on(kube, APPS, DRAIN_NODE)
 
 
 def in_parallel(work: Callable[[str], Any], names: Sequence[str]) -> dict[str, Any]:
