@@ -15,6 +15,8 @@ from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION
 from kruise_cri.lab.waiting import wait_until
 from tests.integration.procfs import process_running
 
+pytestmark = pytest.mark.lab_only
+
 
 def _listening(port: int) -> bool:
     with socket.socket() as probe:

@@ -45,7 +45,7 @@ from tests.integration.procfs import (
 
 # The first run builds dockershim (minutes; see ensure_dockershim) inside a fixture, which counts
 # against the test that first needs it.
-pytestmark = [pytest.mark.runtimes, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.runtimes, pytest.mark.lab_only, pytest.mark.timeout(1800)]
 
 VERSION_REQUEST = b"\x0a\x050.1.0"  # VersionRequest{version: "0.1.0"}
 IMPORTED_IMAGE = "kruise-cri.local/marker:1"

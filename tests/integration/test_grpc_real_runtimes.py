@@ -10,6 +10,8 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.node import
 
 from kruise_cri.lab.fleet import RunningFleet
 
+pytestmark = pytest.mark.lab_only
+
 VERSION_REQUEST = b"\x0a\x050.1.0"  # VersionRequest{version: "0.1.0"}
 CALLS = [
     (f"/runtime.{api}.{service}/{method}", request)

@@ -44,6 +44,8 @@ from h2.settings import SettingCodes
 
 from kruise_cri.lab.waiting import wait_until
 
+pytestmark = pytest.mark.lab_only
+
 # What grpcio's server answers for a method nobody registered (checked against grpcio's own
 # client in test_unknown_method_is_unimplemented_like_grpcio_says).
 GRPCIO_UNKNOWN_METHOD_DETAILS = "Method not found!"

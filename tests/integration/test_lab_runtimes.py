@@ -46,7 +46,7 @@ from tests.integration.procfs import (
     tcp_listener_inodes,
 )
 
-pytestmark = pytest.mark.runtimes
+pytestmark = [pytest.mark.runtimes, pytest.mark.lab_only]
 
 CONTAINERD_PINS = ("containerd-1.4", "containerd-1.6", "containerd-1.7", "containerd-2")
 # Host paths that containerd and dockerd use unless told otherwise.
