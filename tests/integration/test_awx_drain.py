@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,15 @@ def unschedulable(kube: KubeClient) -> bool:
 
 
 @pytest.fixture(scope="module")
-def workload(control_plane: ControlPlane, kube: KubeClient) -> dict[str, Any]:
+def workload(control_plane: ControlPlane, kube: KubeClient) -> Iterator[dict[str, Any]]:
+    """A ReplicaSet's pod on a node of its own, in the session's cluster: both removed after."""
     node = kwok_node(NODE, "docker://20.10.24", "v1.23.17")
     node["spec"]["taints"] = [TAINT]
     ensure_namespace(kube, APPS)
     create_all(kube, [node, replica_set_on("awx-web", APPS, NODE, TAINT)])
-    return wait_until("the ReplicaSet's pod runs on the kwok node", lambda: running_pod(kube), 120)
+    yield wait_until("the ReplicaSet's pod runs on the kwok node", lambda: running_pod(kube), 120)
+    kube.delete(f"/api/v1/namespaces/{APPS}")
+    kube.delete(f"/api/v1/nodes/{NODE}")
 
 
 def account_for(
@@ -62,7 +66,16 @@ def account_for(
 def test_a_token_without_drain_s_permissions_changes_nothing_and_names_what_it_lacks(
     control_plane, kube, workload, tmp_path
 ):
-    read_only = account_for(control_plane, kube, tmp_path, "awx-drain-read-only", "assess.yml")
+    # Only the ClusterRole of rbac/assess.yml: its Roles would create OpenKruise's namespace in
+    # the session's cluster, where other modules install the release themselves.
+    read_only = grant_account(
+        control_plane,
+        kube,
+        tmp_path,
+        "awx-drain-read-only",
+        [p for p in rbac_permissions(REPO_ROOT / "rbac" / "assess.yml") if p.namespace is None],
+        accounts_namespace=ACCOUNTS_NAMESPACE,
+    )
     runner = launch(TEMPLATE, control_plane, read_only.token, tmp_path, {"kruise_cri_node": NODE})
     assert runner.status == "failed", output(runner)
     (message,) = failure_messages(runner)
