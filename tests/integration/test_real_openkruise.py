@@ -181,29 +181,40 @@ def test_assess_reads_the_real_crash_loops(lab: Lab, tmp_path: Path) -> None:
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump(lab.nodes.inventory()))
     report_dir = tmp_path / "report"
-    assess = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("kruise-cri")),
-            "assess",
-            "-i",
-            str(inventory),
-            "--kubeconfig",
-            str(lab.nodes.plane.kubeconfig),
-            "--report-dir",
-            str(report_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert assess.returncode == 2, assess.stdout + assess.stderr  # incompatible nodes
+    expected = {NAMES["docker-dockershim"], NAMES["containerd-1-4"]}
+
+    def assess() -> dict[str, tuple[Any, Any]]:
+        completed = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("kruise-cri")),
+                "assess",
+                "-i",
+                str(inventory),
+                "--kubeconfig",
+                str(lab.nodes.plane.kubeconfig),
+                "--report-dir",
+                str(report_dir),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert completed.returncode == 2, completed.stdout + completed.stderr  # incompatible nodes
+        report = json.loads((report_dir / "report.json").read_text())
+        return {
+            pod["node"]: (pod["last_exit_code"], pod["cause"])
+            for pod in report["cluster"]["daemon"]["crash_looping"]
+        }
+
+    # A daemon that the kubelet has just restarted runs, Ready, for a moment before it crashes
+    # again, and is read as running then: the assessment is made again, up to three times.
+    for _attempt in range(3):
+        crashing = assess()
+        if set(crashing) == expected:
+            break
+    assert set(crashing) == expected
     report = json.loads((report_dir / "report.json").read_text())
-    crashing = {
-        pod["node"]: (pod["last_exit_code"], pod["cause"])
-        for pod in report["cluster"]["daemon"]["crash_looping"]
-    }
-    assert set(crashing) == {NAMES["docker-dockershim"], NAMES["containerd-1-4"]}
     assert crashing[NAMES["docker-dockershim"]][0] == 255
     assert crashing[NAMES["containerd-1-4"]][0] == 2
     assert "panicked" in crashing[NAMES["containerd-1-4"]][1]
