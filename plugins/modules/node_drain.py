@@ -212,6 +212,15 @@ would_evict:
   type: list
   elements: dict
   sample: [{namespace: shop, name: web-6d4cf56db6-x2x8d, uid: 1f0c..., notes: []}]
+late_pods:
+  description:
+    - Pods bound to the node after it was cordoned (a scheduler that had not yet seen the cordon
+      placed an evicted pod's replacement there), found by a look at the node once the evicted
+      pods were gone, and evicted too (included in RV(evicted)).
+  returned: when the drain found any
+  type: list
+  elements: str
+  sample: [shop/web-6d4cf56db6-k2n4q]
 skipped_pods:
   description:
     - The pods left on the node on purpose, with the reason (mirror pod, DaemonSet).

@@ -415,3 +415,127 @@ def test_budget_that_never_allows_eviction_fails_at_the_deadline_and_uncordons(
     assert kept["failed"] and "stays cordoned" in kept["msg"]
     assert unschedulable(kube, STUCK)
     assert drain(control_plane, name=STUCK, state="uncordon")["changed"] is True
+
+
+class LaggingScheduler:
+    """A second scheduler (the pods name it in schedulerName; kube-scheduler leaves them alone)
+    that binds through pods/binding, as a scheduler whose cache has not seen the cordon does:
+    the first ``to_late_node`` pods go to LATE whatever its unschedulable says, the rest to
+    LATE_SPARE. Each pod carries a finalizer that this scheduler removes once the pod's
+    replacement is bound, so the replacement is on its node before the old pod is gone."""
+
+    FINALIZER = "kruise-cri.test/held-until-replaced"
+
+    def __init__(self, kube, to_late_node: int) -> None:
+        self.kube = kube
+        self.to_late_node = to_late_node
+        self.stop = threading.Event()
+        self.bound: list[tuple[str, str]] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> LaggingScheduler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        for pod in self._pods():
+            if self.FINALIZER in (pod["metadata"].get("finalizers") or []):
+                self._release(pod)
+
+    def _pods(self) -> list[dict[str, Any]]:
+        listed = self.kube.get(
+            f"/api/v1/namespaces/{NAMESPACE}/pods", {"labelSelector": "app=late"}
+        )
+        return listed["items"]
+
+    def _release(self, pod: dict[str, Any]) -> None:
+        name = pod["metadata"]["name"]
+        self.kube.patch(
+            f"/api/v1/namespaces/{NAMESPACE}/pods/{name}", {"metadata": {"finalizers": None}}
+        )
+
+    def _loop(self) -> None:
+        try:
+            while not self.stop.wait(0.05):
+                pods = self._pods()
+                for pod in pods:
+                    if pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+                        continue
+                    target = LATE if len(self.bound) < self.to_late_node else LATE_SPARE
+                    name = pod["metadata"]["name"]
+                    self.kube.post(
+                        f"/api/v1/namespaces/{NAMESPACE}/pods/{name}/binding",
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Binding",
+                            "metadata": {"name": name},
+                            "target": {"apiVersion": "v1", "kind": "Node", "name": target},
+                        },
+                    )
+                    self.bound.append((name, target))
+                live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+                if live and all(p["spec"].get("nodeName") for p in live):
+                    for pod in pods:
+                        if pod["metadata"].get("deletionTimestamp") and self.FINALIZER in (
+                            pod["metadata"].get("finalizers") or []
+                        ):
+                            self._release(pod)
+        except BaseException as error:  # reported by the test
+            self.error = error
+
+
+LATE = "drain-late"
+LATE_SPARE = "drain-late-spare"
+
+
+@pytest.fixture
+def late_nodes(kube, cluster) -> Iterator[None]:
+    create_all(kube, [node(LATE, "late"), node(LATE_SPARE, "late")])
+    yield
+    kube.send("DELETE", f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/late")
+    wait_until("the late pods gone", lambda: not LaggingScheduler(kube, 0)._pods(), timeout=60)
+    for name in (LATE, LATE_SPARE):
+        kube.send("DELETE", f"/api/v1/nodes/{name}")
+
+
+def late_deployment() -> dict[str, Any]:
+    late = deployment("late", 1, pool="late")
+    late["spec"]["template"]["spec"]["schedulerName"] = "lagging-scheduler"
+    late["spec"]["template"]["metadata"]["finalizers"] = [LaggingScheduler.FINALIZER]
+    return late
+
+
+@pytest.mark.parametrize("to_late_node", [2, 1000], ids=["once", "always"])
+def test_a_pod_bound_to_the_node_after_the_cordon_is_evicted_or_named(
+    control_plane: ControlPlane, kube, late_nodes, to_late_node: int
+) -> None:
+    with LaggingScheduler(kube, to_late_node) as scheduler:
+        create_all(kube, [late_deployment()])
+        wait_until(
+            f"the late pod Running on {LATE}",
+            lambda: len(pods_on(kube, LATE)) == 1 and running(pods_on(kube, LATE)),
+            timeout=60,
+        )
+        result = drain(control_plane, name=LATE, timeout=60)
+        assert scheduler.error is None, scheduler.error
+    first, replacement = scheduler.bound[0][0], scheduler.bound[1][0]
+    assert scheduler.bound[1][1] == LATE  # bound past the cordon
+    if to_late_node == 2:
+        assert not result.get("failed"), result.get("msg")
+        assert sorted(p["name"] for p in result["evicted"]) == sorted([first, replacement])
+        assert result["late_pods"] == [f"{NAMESPACE}/{replacement}"]
+        assert pods_on(kube, LATE) == {}
+        assert scheduler.bound[2][1] == LATE_SPARE
+        assert unschedulable(kube, LATE)
+    else:
+        assert result["failed"]
+        assert (
+            f"drain of node {LATE} failed: pods keep being bound to the cordoned node"
+            in (result["msg"])
+        )
+        assert "spec.nodeName" in result["msg"] and "uncordoned again" in result["msg"]
+        assert len(result["late_pods"]) == 3
+        assert not unschedulable(kube, LATE)

@@ -285,9 +285,16 @@ def test_disable_then_the_real_webhook_rejects_requests_and_enable_restores_them
 ) -> None:
     assert lab.nodes.plane is not None
     chart = {"kruise_cri_chart_ref": str(lab.charts["1.5.5"]), **PLAYBOOK_TIMEOUT}
-    # restart-1 shows the daemon's features in use: refused, unless forced.
+    # The earlier test's requests (one, or two when the first restart never showed) are the
+    # daemon's features in use: refused, unless forced.
+    requests = lab.kube.get(
+        "/apis/apps.kruise.io/v1alpha1/namespaces/shop/containerrecreaterequests"
+    )["items"]
+    count = len(requests)
+    assert count in (1, 2), [r["metadata"]["name"] for r in requests]
+    in_use = f"{count} ContainerRecreateRequest" + ("s" if count > 1 else "")
     refused = failed(run_playbook("disable_kruise_daemon", lab.nodes.plane, chart))
-    assert "daemon-dependent features are in use: 1 ContainerRecreateRequest" in refused
+    assert f"daemon-dependent features are in use: {in_use}" in refused
 
     disabled = run_playbook(
         "disable_kruise_daemon", lab.nodes.plane, {**chart, "kruise_cri_force": True}
@@ -299,7 +306,7 @@ def test_disable_then_the_real_webhook_rejects_requests_and_enable_restores_them
     with pytest.raises(KubeRequestError, match="feature-gate KruiseDaemon is not enabled"):
         lab.kube.post(
             "/apis/apps.kruise.io/v1alpha1/namespaces/shop/containerrecreaterequests",
-            crr("restart-2"),
+            crr("while-disabled"),
         )
 
     enabled = run_playbook(

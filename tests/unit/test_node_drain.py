@@ -472,6 +472,7 @@ class FakeCluster:
         self.max_in_flight = 0
         self.eviction_latency = 0.0
         self.after_patch: Callable[[], None] | None = None
+        self.after_eviction: Callable[[str], None] | None = None  # called with the pod's name
 
     # -- KubeClient's surface
     def request_summary(self) -> dict[str, Any]:
@@ -568,6 +569,8 @@ class FakeCluster:
             self.pending_deletes.append(
                 (time.monotonic() + self.delete_delay, (namespace, name), wanted)
             )
+            if self.after_eviction:
+                self.after_eviction(name)
         return b'{"kind":"Status","status":"Success"}'
 
 
@@ -751,14 +754,17 @@ def test_pod_replaced_under_the_same_name_is_not_waited_for():
 
     def evict_then_replace(path, body):
         answer = original(path, body)
-        threading.Thread(target=replace_after_eviction).start()
+        if body["deleteOptions"]["preconditions"]["uid"] == "old":
+            threading.Thread(target=replace_after_eviction).start()
         return answer
 
     cluster._evict = evict_then_replace  # type: ignore[method-assign]
     outcome = drain(cluster)
     assert not outcome.failed, outcome.msg
-    assert outcome.result["evicted"][0]["uid"] == "old"
-    assert cluster.pods[("shop", "db-0")]["metadata"]["uid"] == "new"
+    # The old UID gone is done although db-0 is still there; the new db-0, bound to the cordoned
+    # node, is then evicted as a late pod.
+    assert [e["uid"] for e in outcome.result["evicted"]] == ["old", "new"]
+    assert outcome.result["late_pods"] == ["shop/db-0"]
 
 
 def test_uid_precondition_conflict_counts_as_gone():
@@ -807,6 +813,51 @@ def test_pod_bound_between_listing_and_cordon_is_classified_too():
     assert "uncordoned again" in outcome.msg
     assert cluster.patches == [("n1", True), ("n1", False)]
     assert cluster.requests["pods/eviction"] == 0
+
+
+def test_a_replacement_bound_to_the_cordoned_node_is_evicted_too():
+    # A scheduler whose cache lags the cordon binds the evicted pod's replacement to the node.
+    cluster = FakeCluster({"n1": False}, [pod("web-a")])
+
+    def replace_on_same_node(name: str) -> None:
+        if name == "web-a":
+            cluster.pods[("shop", "web-b")] = pod("web-b")
+
+    cluster.after_eviction = replace_on_same_node
+    outcome = drain(cluster)
+    assert not outcome.failed, outcome.msg
+    assert outcome.result["late_pods"] == ["shop/web-b"]
+    assert [e["name"] for e in outcome.result["evicted"]] == ["web-a", "web-b"]
+    assert cluster._node_pods({"fieldSelector": "spec.nodeName=n1"}) == []
+    assert "2 pod(s) evicted" in outcome.msg
+
+
+def test_pods_that_keep_arriving_past_the_cordon_fail_the_drain_and_uncordon():
+    cluster = FakeCluster({"n1": False}, [pod("job-0")])
+    born = iter(range(1, 100))
+
+    def bind_another(name: str) -> None:
+        another = f"job-{next(born)}"
+        cluster.pods[("shop", another)] = pod(another)
+
+    cluster.after_eviction = bind_another
+    outcome = drain(cluster)
+    assert outcome.failed
+    assert "pods keep being bound to the cordoned node (shop/job-4)" in outcome.msg
+    assert "spec.nodeName" in outcome.msg and "uncordoned again" in outcome.msg
+    assert outcome.result["late_pods"] == ["shop/job-1", "shop/job-2", "shop/job-3"]
+    assert cluster.patches == [("n1", True), ("n1", False)]
+
+
+def test_a_late_pod_that_must_not_be_evicted_fails_naming_it():
+    cluster = FakeCluster({"n1": True}, [pod("web")])
+    cluster.after_eviction = lambda name: cluster.pods.setdefault(
+        ("shop", "solo"), pod("solo", owner_kind=None)
+    )
+    outcome = drain(cluster)
+    assert outcome.failed and outcome.result["refused"][0]["name"] == "solo"
+    assert "force=true" in outcome.msg
+    assert cluster.patches == []  # cordoned before: left so
 
 
 def test_concurrency_bounds_requests_in_flight_not_waiting_pods():

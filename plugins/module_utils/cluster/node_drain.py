@@ -83,6 +83,10 @@ LISTED_IN_MESSAGES = 10
 # Uncordoning a node this task cordoned, after the drain failed, is retried through transient
 # failures until the deadline or at least this long.
 UNCORDON_RETRY_SECONDS = 60.0
+# Looks at the node after its evicted pods are gone, for pods bound since the cordon (a
+# scheduler whose cache has not seen the cordon yet places an evicted pod's replacement on
+# the same node); more rounds than this means something binds pods past the cordon.
+LATE_POD_ROUNDS = 3
 
 _PDB_NAME = re.compile(r"^The disruption budget (\S+) ")
 _NOT_REGISTERED = re.compile(r"no kind .?Eviction.? is registered|not registered", re.IGNORECASE)
@@ -682,7 +686,8 @@ class EvictionRun:
     def run(self) -> None:
         start = self.clock()
         for task in self.tasks:
-            self._push(start, task)
+            if task.attempts == 0:  # tasks added since the last run; the others are settled
+                self._push(start, task)
         inflight: dict[Future[EvictionOutcome], tuple[PodTask, str]] = {}
         poll_interval = POLL_INITIAL
         next_poll = float("inf")
@@ -996,6 +1001,24 @@ def run_node_drain(
             eviction_warnings(plan.evict, check_mode=True),
         )
 
+    def relist() -> DrainPlan:
+        """The node's pods again: a refused one, or one in a namespace not yet asked about
+        and not allowed, fails the drain."""
+        plan = plan_drain(list_node_pods(client, options, deadline), options)
+        result["skipped_pods"] = list(plan.skipped)
+        if plan.refused:
+            result["refused"] = plan.refused
+            raise DrainError(refusal_message(options.node, plan.refused, changed=True))
+        new_namespaces = {p.namespace for p in plan.evict} - eviction_namespaces
+        if new_namespaces:
+            refusal = refused(
+                change_needs(options, cordon=False, eviction_namespaces=new_namespaces)
+            )
+            if refusal:
+                raise DrainError(refusal.removesuffix(" Nothing was changed.").rstrip("."))
+            eviction_namespaces.update(new_namespaces)
+        return plan
+
     cordoned_here = False
     run: EvictionRun | None = None
     try:
@@ -1005,20 +1028,8 @@ def run_node_drain(
             cordoned_here = True
             result["unschedulable"]["after"] = True
             # A pod may have been bound between the first LIST and the cordon.
-            plan = plan_drain(list_node_pods(client, options, deadline), options)
-            result["skipped_pods"] = list(plan.skipped)
+            plan = relist()
             timings["cordon"] = round(clock() - mark, 3)
-            if plan.refused:
-                result["refused"] = plan.refused
-                raise DrainError(refusal_message(options.node, plan.refused, changed=True))
-            # Pods bound meanwhile may live in namespaces not yet asked about.
-            new_namespaces = {p.namespace for p in plan.evict} - eviction_namespaces
-            if new_namespaces:
-                refusal = refused(
-                    change_needs(options, cordon=False, eviction_namespaces=new_namespaces)
-                )
-                if refusal:
-                    raise DrainError(refusal.removesuffix(" Nothing was changed.").rstrip("."))
         result["changed"] = cordoned_here
         pods_before = [p.key for p in plan.evict]
         run = EvictionRun(
@@ -1034,6 +1045,25 @@ def run_node_drain(
             backoff_cap=backoff_cap,
         )
         run.run()
+        handled = {t.pod.uid for t in run.tasks}
+        for _round in range(LATE_POD_ROUNDS):
+            if run.left():
+                break
+            late = [p for p in relist().evict if p.uid not in handled]
+            if not late:
+                break
+            run.tasks.extend(PodTask(p) for p in late)
+            handled.update(p.uid for p in late)
+            result.setdefault("late_pods", []).extend(p.key for p in late)
+            run.run()
+        else:
+            late = [p.key for p in relist().evict if p.uid not in handled]
+            if late and not run.left():
+                raise DrainError(
+                    f"drain of node {options.node} failed: pods keep being bound to the "
+                    f"cordoned node ({_listing(late)}); whatever creates them sets "
+                    "spec.nodeName itself or tolerates node.kubernetes.io/unschedulable"
+                )
         _record_run(result, timings, run, started)
         left = run.left()
         if left:
