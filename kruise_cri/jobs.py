@@ -108,6 +108,8 @@ def pin_job(args: argparse.Namespace) -> Job:
             "kruise-daemon speaks CRI v1alpha2 and v1: give e.g. --version 1.5.5"
         )
     extravars = {"kruise_cri_target_version": version, **cluster_vars(args), **helm_vars(args)}
+    if args.undo:
+        extravars["kruise_cri_pin_action"] = "unpin"
     return Job("pin_kruise", {**extravars, **extra_vars(args.extra_vars)})
 
 
@@ -326,6 +328,12 @@ def add_job_parsers(commands: argparse._SubParsersAction) -> None:
 
     pin = commands.add_parser("pin", help="pin OpenKruise to a 1.5.x release (pin_kruise)")
     pin.add_argument("--version", default="1.5.5", help="the 1.5.x release (%(default)s)")
+    pin.add_argument(
+        "--undo",
+        action="store_true",
+        help="undo the newest pin, back to what its record holds (--force: even on nodes that "
+        "may serve only CRI v1alpha2)",
+    )
     helm(pin)
     common(pin)
     disable = commands.add_parser(

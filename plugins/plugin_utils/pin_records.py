@@ -41,7 +41,7 @@ def decode_records(slurped: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     return records
 
 
-def _same_installation(
+def same_installation(
     record: Mapping[str, Any], server: str, method: str, release: str, namespace: str
 ) -> bool:
     if record.get("server") != server or record.get("method") != method:
@@ -69,7 +69,7 @@ def interrupted_pin(
     records = [
         record
         for record in decode_records(slurped)
-        if _same_installation(record, server, method, release, namespace)
+        if same_installation(record, server, method, release, namespace)
     ]
     if not records:
         return None

@@ -112,6 +112,14 @@ def helm_uninstall(plane: ControlPlane, kube: KubeClient) -> None:
         kube.delete(f"/api/v1/namespaces/{RELEASE_NAMESPACE}/secrets/{record['name']}")
 
 
+def set_runtime(kube: KubeClient, node: str, runtime_version: str) -> None:
+    """What the kubelet reports once the node's runtime changed (a migration's end)."""
+    kube.patch(
+        f"/api/v1/nodes/{node}/status",
+        {"status": {"nodeInfo": {"containerRuntimeVersion": runtime_version}}},
+    )
+
+
 PIN_RECORD_SELECTOR = "app.kubernetes.io/managed-by=kruise-cri,kruise-cri.openkruise.io/record=pin"
 
 

@@ -3,8 +3,9 @@ private data directory of its own, as each AWX job has a container of its own, w
 as the execution environment has it, and a service account bound to exactly the rbac/ file of the
 job. Against a real control plane with OpenKruise 1.6.3 installed from the lab's chart by real
 helm and its kruise-daemon crash-looping on the Docker and containerd 1.4 nodes: disable the
-daemon, then put it back (the way back of a disable), then pin 1.5.5; what each job did is read
-from its artifacts, and the pin's record of the way back stays in the cluster for later jobs."""
+daemon, then put it back (the way back of a disable), then pin 1.5.5 and, once the nodes serve
+CRI v1, undo the pin in a later job (the way back of a pin); what each job did is read from its
+artifacts, and the pin's record of the way back stays in the cluster for later jobs."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from tests.integration.remediation_helpers import (
     make_crash_loop,
     pin_records,
     pod_ready,
+    set_runtime,
 )
 from tests.integration.service_accounts import grant_account, rbac_permissions
 
@@ -107,7 +109,7 @@ def test_disable_enable_and_pin_as_awx_jobs(installed, kube, charts, tmp_path):
     assert get_or_none(kube, DAEMON) is not None
     make_crash_loop(kube, NODES, CRASHING)
 
-    def pin_job():
+    def pin_job(**answers: str):
         return launch(
             "kruise-cri pin OpenKruise 1.5",
             installed,
@@ -117,6 +119,7 @@ def test_disable_enable_and_pin_as_awx_jobs(installed, kube, charts, tmp_path):
                 "kruise_cri_chart_ref": str(charts["1.5.5"]),
                 "kruise_cri_chart_repo_url": "",
                 **SPEED,
+                **answers,
             },
             tools=helm,
         )
@@ -137,7 +140,22 @@ def test_disable_enable_and_pin_as_awx_jobs(installed, kube, charts, tmp_path):
     assert again.status == "successful", output(again)
     assert artifacts(again)["kruise_cri_pin"]["changed"] is False
 
-    for job, token in ((disabled, disable_token), (enabled, disable_token), (pinned, pin_token)):
+    # The way back of a pin, once the nodes serve CRI v1 (their kubelets report containerd 1.7
+    # after a migration), in a later job again.
+    for node in CRASHING:
+        set_runtime(kube, node, "containerd://1.7.24")
+    unpinned = pin_job(kruise_cri_pin_action="unpin")
+    assert unpinned.status == "successful", output(unpinned)
+    unpin = artifacts(unpinned)["kruise_cri_unpin"]
+    assert unpin["changed"] is True and unpin["back_to_version"] == "1.6.3", unpin
+    assert unpin["pin_run_id"] == record["run_id"] and unpin["record"] == pin["record"]
+    assert helm_history(installed)[-1]["description"] == f"Rollback to {record['helm']['revision']}"
+    assert helm_values(installed) == USER_VALUES
+    (record,) = pin_records(kube)
+    assert record["outcome"].startswith("unpinned (by run ")
+
+    jobs = ((disabled, disable_token), (enabled, disable_token), (pinned, pin_token))
+    for job, token in (*jobs, (unpinned, pin_token)):
         events = json.dumps(list(job.events))
         assert token not in events
         assert PROXY_PASSWORD not in events

@@ -53,6 +53,7 @@ from tests.integration.remediation_helpers import (
     pod_ready,
     run_cli,
     run_playbook,
+    set_runtime,
     succeeded,
 )
 
@@ -300,6 +301,83 @@ def test_rollback_when_the_daemon_still_crash_loops_after_the_pin(
     assert helm_values(plane) == USER_VALUES
     assert container_of(kube.get(DAEMON), "daemon")["image"].endswith(":v1.6.3")
     assert container_of(kube.get(MANAGER), "manager")["image"].endswith(":v1.6.3")
+
+
+def test_unpin_goes_back_to_the_recorded_release_once_the_nodes_serve_cri_v1(
+    installed, kube, charts, tmp_path
+):
+    plane = installed
+    unpin = pin_vars(charts, tmp_path, kruise_cri_pin_action="unpin", kruise_cri_timeout=25)
+
+    nothing = failed(run_playbook("pin_kruise", plane, unpin))
+    assert "no pin of Helm release kruise in default by kruise-cri is recorded" in nothing
+    assert "Nothing was changed" in nothing
+
+    succeeded(run_playbook("pin_kruise", plane, pin_vars(charts, tmp_path)))
+    (pin,) = pin_records(kube)
+
+    # The nodes still serve only CRI v1alpha2: kruise-daemon 1.6.3 would crash-loop there.
+    refused = failed(run_playbook("pin_kruise", plane, unpin))
+    assert "kruise-daemon 1.6.3 speaks only CRI v1 and would crash-loop on: " in refused
+    assert "pin-docker runs docker 20.10.24" in refused
+    assert "pin-containerd-14 runs containerd 1.4.13" in refused
+    assert "pin-containerd-17" not in refused.split("crash-loop on:")[1].split(". ")[0]
+    assert [h["revision"] for h in helm_history(plane)] == [1, 2]
+
+    # Forced, it does crash-loop there: the post-check fails and the pin is put back.
+    def new_daemon_on_old_runtime(pod: Mapping[str, Any]) -> bool:
+        return (
+            pod["metadata"].get("labels", {}).get("control-plane") == "daemon"
+            and pod["spec"].get("nodeName") in CRASHING
+            and pod["spec"]["containers"][0]["image"].endswith(":v1.6.3")
+        )
+
+    with CrashMarker(kube, new_daemon_on_old_runtime, "CRI v1 runtime API is not implemented"):
+        put_back = failed(run_playbook("pin_kruise", plane, {**unpin, "kruise_cri_force": True}))
+    assert f"Undoing the pin of run {pin['run_id']} failed at step 'Wait for kruise-manager" in (
+        put_back
+    )
+    assert "is crash-looping" in put_back and "The pin was put back" in put_back
+    history = helm_history(plane)
+    assert [(h["revision"], h["chart"]) for h in history] == [
+        (1, "kruise-1.6.3"),
+        (2, "kruise-1.5.5"),
+        (3, "kruise-1.6.3"),
+        (4, "kruise-1.5.5"),
+    ]
+    assert container_of(kube.get(MANAGER), "manager")["image"].endswith(":v1.5.5")
+    (record,) = pin_records(kube)
+    assert record["outcome"] == "pinned" and record["helm"]["pin_revisions"] == [4]
+
+    # Once migrated (the kubelets report containerd 1.7), it goes through; check mode first.
+    try:
+        for node in CRASHING:
+            set_runtime(kube, node, "containerd://1.7.24")
+        checked = run_playbook("pin_kruise", plane, unpin, "--check")
+        assert succeeded(checked)["changed"] >= 1
+        assert f"The pin of run {pin['run_id']} would be undone" in flat(checked)
+        assert len(helm_history(plane)) == 4
+
+        undone = run_playbook("pin_kruise", plane, unpin)
+        assert succeeded(undone)["failed"] == 0
+        assert f"The pin of run {pin['run_id']} is undone: OpenKruise 1.6.3 healthy" in flat(undone)
+        history = helm_history(plane)
+        assert [(h["revision"], h["chart"]) for h in history][-1] == (5, "kruise-1.6.3")
+        assert history[-1]["description"] == "Rollback to 1"
+        assert helm_values(plane) == USER_VALUES
+        assert container_of(kube.get(MANAGER), "manager")["image"].endswith(":v1.6.3")
+        (record,) = pin_records(kube)
+        assert re.fullmatch(r"unpinned \(by run [0-9a-z]{10}\)", record["outcome"])
+        assert record["unpinned_at"]
+
+        # A rerun (an AWX job launched twice) changes nothing.
+        again = run_playbook("pin_kruise", plane, unpin)
+        assert succeeded(again)["changed"] == 0
+        assert "was undone already" in flat(again)
+        assert len(helm_history(plane)) == 5
+    finally:
+        for node in CRASHING:
+            set_runtime(kube, node, NODES[node][0])
 
 
 # ------------------------------------------------------------------------------------------

@@ -49,6 +49,12 @@ def test_pin_pins_the_bridge_release_with_the_helm_options(tmp_path: Path) -> No
     assert job.inventory is None  # the implicit localhost: the cluster modules on this Python
 
 
+def test_pin_undo_undoes_the_newest_pin() -> None:
+    assert "kruise_cri_pin_action" not in pin_job(parse("pin")).extravars
+    undo = pin_job(parse("pin", "--undo", "--force")).extravars
+    assert undo["kruise_cri_pin_action"] == "unpin" and undo["kruise_cri_force"] is True
+
+
 def test_disable_and_enable_set_the_direction() -> None:
     assert disable_job(parse("disable-daemon")).extravars["kruise_cri_direction"] == "disable"
     assert (
