@@ -44,7 +44,9 @@ class KernelTunables:
             return
         with locked(self._lock):
             state = self._load()
-            if not state["holders"]:
+            if not state["holders"] and not state["originals"]:
+                # Originals left by holders that were killed are the real ones: the values now
+                # are theirs.
                 state["originals"] = {name: self._read(name) for name in KUBELET_TUNABLES}
             for name, value in KUBELET_TUNABLES.items():
                 self._write(name, value)
@@ -77,6 +79,7 @@ class KernelTunables:
         except (OSError, ValueError):
             return {"holders": [], "originals": {}}
         state["holders"] = [pid for pid in state.get("holders", []) if _alive(pid)]
+        state.setdefault("originals", {})
         return state
 
     def _save(self, state: dict) -> None:

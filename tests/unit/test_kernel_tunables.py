@@ -68,3 +68,19 @@ def test_a_second_holder_keeps_the_values_until_it_releases(tmp_path: Path) -> N
     holder.release()
     assert values(root) == dict(KUBELET_TUNABLES)
     assert KernelTunables(state, root).holders() == [1]
+
+
+def test_a_killed_holders_originals_are_the_ones_restored(tmp_path: Path) -> None:
+    root = proc_sys(tmp_path)
+    state = tmp_path / "state.json"
+    killed = KernelTunables(state, root)
+    killed.hold()
+    # The holder was killed (SIGKILL: no release); its pid is gone, the kubelet's values stay.
+    recorded = json.loads(state.read_text())
+    recorded["holders"] = [2**22 + 1]  # above pid_max's default: no such process
+    state.write_text(json.dumps(recorded))
+    later = KernelTunables(state, root)
+    later.hold()
+    later.release()
+    assert values(root) == {name: "0" for name in KUBELET_TUNABLES}
+    assert not state.exists()
