@@ -31,7 +31,10 @@ KRUISE_CRI = Path(sys.executable).with_name("kruise-cri")
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab runs as root")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab runs as root"),
+    pytest.mark.lab_only,
+]
 
 
 def kruise_cri(*args: str) -> subprocess.CompletedProcess[str]:
