@@ -41,7 +41,7 @@ def decode_records(slurped: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     return records
 
 
-def same_installation(
+def _same_installation(
     record: Mapping[str, Any], server: str, method: str, release: str, namespace: str
 ) -> bool:
     if record.get("server") != server or record.get("method") != method:
@@ -50,6 +50,29 @@ def same_installation(
         helm = record.get("helm") or {}
         return helm.get("release") == release and helm.get("namespace") == namespace
     return (record.get("manifests") or {}).get("namespace") == namespace
+
+
+def installation_records(
+    slurped: Iterable[Mapping[str, Any]], server: str, method: str, release: str, namespace: str
+) -> list[dict[str, Any]]:
+    """The records of this installation (Helm ``release`` in ``namespace``, or the manifests in
+    ``namespace``, on ``server``), newest first."""
+    records = [
+        record
+        for record in decode_records(slurped)
+        if _same_installation(record, server, method, release, namespace)
+    ]
+    return sorted(
+        records, key=lambda r: (str(r.get("taken_at") or ""), r.get("file") or ""), reverse=True
+    )
+
+
+def without_values(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record without the Helm values it keeps (they may hold secrets)."""
+    shown = {key: value for key, value in record.items() if key != "helm"}
+    if "helm" in record:
+        shown["helm"] = {k: v for k, v in (record.get("helm") or {}).items() if k != "values"}
+    return shown
 
 
 def interrupted_pin(
@@ -66,14 +89,10 @@ def interrupted_pin(
     manifests in ``namespace``) when its run never ended and what it pinned is what runs now:
     the way back of the pin this run completes. Its values are left out. None otherwise,
     including when a newer run of the same installation ended (its outcome stands)."""
-    records = [
-        record
-        for record in decode_records(slurped)
-        if same_installation(record, server, method, release, namespace)
-    ]
+    records = installation_records(slurped, server, method, release, namespace)
     if not records:
         return None
-    newest = max(records, key=lambda record: (str(record.get("taken_at") or ""), record["file"]))
+    newest = records[0]
     if newest.get("outcome", STARTED) != STARTED:
         return None
     if str(newest.get("target_version") or "") != str(current_version or ""):
@@ -84,10 +103,7 @@ def interrupted_pin(
             return None
         if revision >= current_revision:
             return None
-    adopted = {key: value for key, value in newest.items() if key != "helm"}
-    if "helm" in newest:
-        adopted["helm"] = {k: v for k, v in newest["helm"].items() if k != "values"}
-    return adopted
+    return without_values(newest)
 
 
 def way_back(

@@ -26,8 +26,8 @@ from ansible_collections.kruise_cri.remediation.plugins.module_utils.openkruise.
 )
 from ansible_collections.kruise_cri.remediation.plugins.plugin_utils.pin_records import (
     STARTED,
-    decode_records,
-    same_installation,
+    installation_records,
+    without_values,
 )
 
 PINNED = "pinned"
@@ -53,19 +53,6 @@ def v1alpha2_risk(node: Mapping[str, Any]) -> str | None:
         if (parsed.major, parsed.minor) < (1, 6):
             return f"runs containerd {version}: containerd 1.5 and older serve only CRI v1alpha2"
     return None
-
-
-def _newest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(
-        records, key=lambda r: (str(r.get("taken_at") or ""), r.get("file") or ""), reverse=True
-    )
-
-
-def _without_values(record: Mapping[str, Any]) -> dict[str, Any]:
-    shown = {key: value for key, value in record.items() if key != "helm"}
-    if "helm" in record:
-        shown["helm"] = {k: v for k, v in (record.get("helm") or {}).items() if k != "values"}
-    return shown
 
 
 def _expected(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,18 +107,14 @@ def unpin_plan(
         if method == "helm"
         else f"the manifest install in {namespace}"
     )
-    records = [
-        record
-        for record in decode_records(slurped)
-        if same_installation(record, server, method, release, namespace)
-    ]
-    candidate = None
-    for record in _newest_first(records):
-        outcome = str(record.get("outcome") or STARTED)
-        if outcome in LEFT_NOTHING:
-            continue
-        candidate = record
-        break
+    candidate = next(
+        (
+            record
+            for record in installation_records(slurped, server, method, release, namespace)
+            if str(record.get("outcome") or STARTED) not in LEFT_NOTHING
+        ),
+        None,
+    )
     if candidate is None:
         plan["refused"].append(
             f"no pin of {where} by kruise-cri is recorded (records are the Secrets labelled "
@@ -139,7 +122,7 @@ def unpin_plan(
             "state to go back to"
         )
         return plan
-    plan["record"] = _without_values(candidate)
+    plan["record"] = without_values(candidate)
     run = candidate.get("run_id") or "unknown"
     outcome = str(candidate.get("outcome") or STARTED)
     name = candidate.get("file")
