@@ -163,7 +163,11 @@ def _real_kind(
         with_docker=docker,
         with_dockershim=docker,
         docker_daemon_json=REAL_DOCKER_DAEMON_JSON if docker else None,
-        files=kubeadm_node_files(kubelet_flags, "cgroupfs", settings=KUBELET_SETTINGS),
+        files=kubeadm_node_files(
+            kubelet_flags,
+            "cgroupfs",
+            settings={**KUBELET_SETTINGS, "cgroupRoot": node_cgroup_root(real_node_name(kind))},
+        ),
         compatible_lines=compatible_lines,
         kubelet_version=NODE_RELEASE.version,
         kruise_daemon_1_6_exit_code=kruise_daemon_1_6_exit_code,
@@ -173,6 +177,37 @@ def _real_kind(
 
 def real_node_name(kind: str) -> str:
     return f"nspawn-{kind}"
+
+
+CGROUP_ROOT_PARENT = "kruise-cri-lab"
+HOST_CGROUPS = Path("/sys/fs/cgroup")
+
+
+def node_cgroup_root(node_name: str) -> str:
+    """The node's own cgroup root, beneath which its kubelet puts every pod.
+
+    The nodes share the host's cgroup v1 hierarchies (nspawn gives no cgroup namespace there), and
+    a kubelet removes the pod cgroups under its root that belong to no pod of its own: with the
+    default root every kubelet removed the others' pods' cgroups, and a container restarting in
+    one failed to start (exit 128, StartError)."""
+    return f"/{CGROUP_ROOT_PARENT}/{node_name}"
+
+
+def remove_cgroup_root(root: str, cgroups: Path = HOST_CGROUPS) -> None:
+    """Remove a stopped node's cgroup root from every hierarchy, deepest first (a cgroup goes
+    with rmdir only, once empty); one still in use is left, and so is the shared parent while
+    another node has its root there."""
+    for controller in cgroups.iterdir():
+        top = controller / root.lstrip("/")
+        if not top.is_dir():
+            continue
+        for directory, _subdirectories, _files in sorted(
+            os.walk(top), key=lambda walked: walked[0].count("/"), reverse=True
+        ):
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        with contextlib.suppress(OSError):
+            os.rmdir(top.parent)
 
 
 # The kinds of real node, by the name `kruise-cri lab up --nodes` takes. How kruise-daemon 1.6.0
@@ -378,20 +413,42 @@ def _say(stream: TextIO | None, message: str) -> None:
 # One node
 # ---------------------------------------------------------------------------------------------
 
-CGROUPS_UNIT = """\
+CGROUPS_SCRIPT_PATH = "/usr/local/sbin/kruise-cri-cgroups"
+# The controllers writable, and the node's cgroup root (node_cgroup_root) in each: the kubelet
+# refuses a root that does not exist. A new cpuset cgroup has no CPUs or memory nodes until given
+# its parent's.
+CGROUPS_SCRIPT = """\
+#!/bin/sh
+root={root}
+for controller in /sys/fs/cgroup/*/; do
+  mountpoint -q "$controller" || continue
+  mount -o remount,bind,rw "$controller" || true
+  mkdir -p "$controller$root"
+done
+parent=/sys/fs/cgroup/cpuset
+for part in $(echo "$root" | tr / ' '); do
+  dir=$parent/$part
+  for file in cpuset.cpus cpuset.mems; do
+    [ -f "$dir/$file" ] && [ -z "$(cat "$dir/$file")" ] && cat "$parent/$file" > "$dir/$file"
+  done
+  parent=$dir
+done
+exit 0
+"""
+CGROUPS_UNIT = f"""\
 [Unit]
-Description=Make the cgroup v1 controllers writable (kruise-cri lab node)
+Description=Make the cgroup v1 controllers writable and give the kubelet its root (kruise-cri lab)
 DefaultDependencies=no
 Before=containerd.service docker.service
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'for c in /sys/fs/cgroup/*/; do mountpoint -q "$c" && mount -o remount,bind,rw "$c" || true; done'
+ExecStart={CGROUPS_SCRIPT_PATH}
 
 [Install]
 WantedBy=multi-user.target
-"""  # noqa: E501 - a unit file line
+"""
 CONTAINERD_DROPIN = """\
 [Service]
 ExecStart=
@@ -625,6 +682,7 @@ def lay_out_node(
     write("etc/hostname", hostname + "\n")
     (root / "root/.ssh").mkdir(mode=0o700, parents=True, exist_ok=True)
     write("root/.ssh/authorized_keys", public_key, 0o600)
+    write(CGROUPS_SCRIPT_PATH, CGROUPS_SCRIPT.format(root=node_cgroup_root(spec.name)), 0o755)
     write("etc/systemd/system/kruise-cri-cgroups.service", CGROUPS_UNIT)
     enable("kruise-cri-cgroups.service")
     containerd = spec.containerds[0]
@@ -780,6 +838,7 @@ class RealNode:
             self.pod_subnet,
         )
         lay_out_node(self.root, self.real_kind, self.machine, public_key, registry, join)
+        remove_cgroup_root(node_cgroup_root(self.name))  # left by a lab that was killed
         ssh_dir = self.root / "etc/ssh"
         for old_key in ssh_dir.glob("ssh_host_*"):
             old_key.unlink()
@@ -928,6 +987,7 @@ class RealNode:
             unmounted = subprocess.run(["umount", str(self.root)], capture_output=True, check=False)
             if unmounted.returncode != 0:
                 subprocess.run(["umount", "-l", str(self.root)], capture_output=True, check=False)
+        remove_cgroup_root(node_cgroup_root(self.name))
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def memory_bytes(self) -> int:

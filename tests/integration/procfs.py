@@ -72,3 +72,14 @@ def processes_mentioning(*texts: str) -> list[int]:
         if any(text.encode() in cmdline for text in texts) and process_running(int(entry.name)):
             found.append(int(entry.name))
     return found
+
+
+def command_lines(pids: list[int]) -> dict[int, str]:
+    """What each of ``pids`` runs, for a failure message."""
+    lines = {}
+    for pid in pids:
+        try:
+            lines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            lines[pid] = "(gone)"
+    return lines

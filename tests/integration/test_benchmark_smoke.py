@@ -20,7 +20,7 @@ import pytest
 
 from kruise_cri.lab.gotools import GO_TOOL_PINS
 from kruise_cri.lab.kubernetes_build import KUBERNETES_VERSION
-from tests.integration.procfs import processes_mentioning
+from tests.integration.procfs import command_lines, processes_mentioning
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCHMARK = REPO_ROOT / "benchmarks" / "assess_fleet.py"
@@ -98,7 +98,8 @@ def test_benchmark_cleans_up_when_terminated_during_a_run() -> None:
     roots = next(line for line in lines if line.startswith("shared runtime roots:")).split()[3:]
     assert roots
     assert not [path for path in [work_dir, *roots] if Path(path).exists()]
-    assert not processes_mentioning(work_dir, *roots)
+    stray = processes_mentioning(work_dir, *roots)
+    assert not stray, command_lines(stray)
 
 
 CLUSTER_BENCHMARK = REPO_ROOT / "benchmarks" / "cluster_assess.py"

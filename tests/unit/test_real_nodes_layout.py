@@ -12,14 +12,17 @@ import yaml
 
 from kruise_cri.lab.nodes import CONFIG_PATH, FLAGS_PATH, ContainerdSpec
 from kruise_cri.lab.real_nodes import (
+    CGROUPS_SCRIPT_PATH,
     CRI_OFF,
     CRI_ON,
     REAL_NODE_KINDS,
     KubeletJoin,
     host_can_lower_oom_scores,
     lay_out_node,
+    node_cgroup_root,
     node_sockets,
     parse_kinds,
+    remove_cgroup_root,
 )
 
 
@@ -99,6 +102,11 @@ def test_the_kubelet_is_laid_out_as_kubeadm_leaves_it(tmp_path: Path) -> None:
     assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
     config = yaml.safe_load((root / CONFIG_PATH.lstrip("/")).read_text())
     assert config["cgroupDriver"] == "cgroupfs"
+    # Its own cgroup root, made before the kubelet starts (it refuses one that does not exist).
+    assert config["cgroupRoot"] == "/kruise-cri-lab/nspawn-docker-dockershim"
+    script = root / CGROUPS_SCRIPT_PATH.lstrip("/")
+    assert "root=/kruise-cri-lab/nspawn-docker-dockershim\n" in script.read_text()
+    assert os.access(script, os.X_OK)
     assert config["authentication"]["x509"]["clientCAFile"] == "/etc/kubernetes/pki/ca.crt"
     assert os.access(root / "usr/bin/kubelet", os.X_OK)
     assert (
@@ -132,3 +140,29 @@ def test_a_node_without_docker_masks_it(tmp_path: Path) -> None:
     assert (root / "etc/containerd/config.toml").read_text().startswith(CRI_ON)
     for unit in ("docker.service", "docker.socket"):
         assert os.readlink(root / "etc/systemd/system" / unit) == "/dev/null"
+
+
+def test_every_kind_has_a_cgroup_root_of_its_own() -> None:
+    roots = [
+        yaml.safe_load(kind.spec.files[CONFIG_PATH])["cgroupRoot"]
+        for kind in REAL_NODE_KINDS.values()
+    ]
+    assert len(set(roots)) == len(REAL_NODE_KINDS)
+    assert roots == [node_cgroup_root(kind.spec.name) for kind in REAL_NODE_KINDS.values()]
+
+
+def test_a_stopped_nodes_cgroup_root_goes_from_every_hierarchy(tmp_path: Path) -> None:
+    gone = "kruise-cri-lab/nspawn-a/kubepods/besteffort/pod1"
+    kept = "kruise-cri-lab/nspawn-b/kubepods"
+    for controller in ("cpu", "memory", "pids"):
+        (tmp_path / controller / gone).mkdir(parents=True)
+    (tmp_path / "cpu" / kept).mkdir(parents=True)
+    in_use = tmp_path / "pids/kruise-cri-lab/nspawn-a/kubepods/burstable/pod2"
+    in_use.mkdir(parents=True)
+    (in_use / "cgroup.procs").write_text("")  # rmdir fails on it, as on a cgroup with tasks
+    remove_cgroup_root("/kruise-cri-lab/nspawn-a", tmp_path)
+    assert not (tmp_path / "cpu/kruise-cri-lab/nspawn-a").exists()
+    assert (tmp_path / "cpu" / kept).is_dir()  # another node's, and their parent
+    assert not (tmp_path / "memory/kruise-cri-lab").exists()  # nobody's any more
+    assert in_use.is_dir() and not (tmp_path / "pids" / gone).exists()
+    remove_cgroup_root("/kruise-cri-lab/nspawn-c", tmp_path)  # none: nothing to do
