@@ -245,8 +245,11 @@ def test_each_kubelet_keeps_to_the_cgroups_of_its_own_pods(lab: Lab) -> None:
 
     running = wait_until("running pods on every node", running_on_every_node, 120, interval=1)
     pids = HOST_CGROUPS / "pids"
+    pod_cgroups: dict[str, list[Path]] = {}
+    for path in pids.rglob("pod*"):
+        pod_cgroups.setdefault(path.name.removeprefix("pod"), []).append(path.relative_to(pids))
     for uid, node in running.items():
-        places = [path.relative_to(pids) for path in pids.rglob(f"pod{uid}")]
+        places = pod_cgroups.get(uid, [])
         own_root = Path(node_cgroup_root(node).lstrip("/"))
         assert places and all(own_root in place.parents for place in places), (node, places)
     for kind, node in NAMES.items():

@@ -24,6 +24,17 @@ def values(root: Path) -> dict[str, str]:
     return {name: (root / name).read_text().strip() for name in KUBELET_TUNABLES}
 
 
+def recorded_holders(state: Path) -> list[int]:
+    return json.loads(state.read_text())["holders"]
+
+
+def record_holders(state: Path, holders: list[int]) -> None:
+    """Rewrite the holders in the state file, as another lab (or a killed one) leaves them."""
+    recorded = json.loads(state.read_text())
+    recorded["holders"] = holders
+    state.write_text(json.dumps(recorded))
+
+
 def test_held_values_are_the_kubelets_and_the_hosts_come_back(tmp_path: Path) -> None:
     root = proc_sys(tmp_path)
     before = values(root)
@@ -49,9 +60,7 @@ def test_the_last_live_holder_restores_and_dead_holders_do_not_count(tmp_path: P
         text=True,
         check=True,
     ).stdout.strip()
-    recorded = json.loads(state.read_text())
-    recorded["holders"].append(int(dead))
-    state.write_text(json.dumps(recorded))
+    record_holders(state, [*recorded_holders(state), int(dead)])
     assert first.holders() == [os.getpid()]
     first.release()
     assert values(root) == {name: "0" for name in KUBELET_TUNABLES}
@@ -62,9 +71,8 @@ def test_a_second_holder_keeps_the_values_until_it_releases(tmp_path: Path) -> N
     state = tmp_path / "state.json"
     holder = KernelTunables(state, root)
     holder.hold()
-    recorded = json.loads(state.read_text())
-    recorded["holders"].append(1)  # another lab, still running (pid 1 is always alive)
-    state.write_text(json.dumps(recorded))
+    # Another lab, still running: pid 1 is always alive.
+    record_holders(state, [*recorded_holders(state), 1])
     holder.release()
     assert values(root) == dict(KUBELET_TUNABLES)
     assert KernelTunables(state, root).holders() == [1]
@@ -76,9 +84,7 @@ def test_a_killed_holders_originals_are_the_ones_restored(tmp_path: Path) -> Non
     killed = KernelTunables(state, root)
     killed.hold()
     # The holder was killed (SIGKILL: no release); its pid is gone, the kubelet's values stay.
-    recorded = json.loads(state.read_text())
-    recorded["holders"] = [2**22 + 1]  # above pid_max's default: no such process
-    state.write_text(json.dumps(recorded))
+    record_holders(state, [2**22 + 1])  # above pid_max's default: no such process
     later = KernelTunables(state, root)
     later.hold()
     later.release()
